@@ -127,6 +127,16 @@ type Inbound struct {
 	Media      []Media
 	Location   *Location
 	At         time.Time
+	// Part is set when this is one piece of a concatenated SMS; the core
+	// keeps pieces until the whole text is there.
+	Part *InboundPart
+}
+
+// InboundPart places a piece of a concatenated inbound SMS in its whole.
+type InboundPart struct {
+	Ref   string // the concatenation reference, as text (8- or 16-bit)
+	Total int
+	Seq   int // 1-based
 }
 
 // Sender is a "from" of the send API: how the gateway presents itself on

@@ -1,0 +1,29 @@
+package dispatch
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	accepted prometheus.Counter
+	sent     *prometheus.CounterVec
+	segments *prometheus.CounterVec
+	status   *prometheus.CounterVec
+	retries  *prometheus.CounterVec
+	receipts *prometheus.CounterVec
+	inbound  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_messages_accepted_total", Help: "Messages accepted by the API."}),
+		sent:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_attempts_sent_total", Help: "Attempts the carrier accepted, by channel and carrier."}, []string{"channel", "carrier"}),
+		segments: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_segments_sent_total", Help: "Parts submitted (SMS segments), by channel."}, []string{"channel"}),
+		status:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_message_status_total", Help: "Message status changes, by channel and status."}, []string{"channel", "status"}),
+		retries:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_send_retries_total", Help: "Sends put back for later, by channel and reason."}, []string{"channel", "reason"}),
+		receipts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_receipts_total", Help: "Delivery receipts, by channel and outcome."}, []string{"channel", "outcome"}),
+		inbound:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_inbound_total", Help: "Messages from phones routed to the back end, by channel."}, []string{"channel"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.accepted, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound)
+	}
+	return m
+}

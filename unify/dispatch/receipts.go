@@ -1,0 +1,126 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gateway/unify"
+	"gateway/unify/sqlstore"
+)
+
+// HandleReceipt applies a carrier's delivery report. It returns only once the
+// report is durably recorded, so a channel may acknowledge it to the carrier
+// when it returns nil. A report for a part not stored yet is kept and applied
+// when the part is.
+func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
+	if r.At.IsZero() {
+		r.At = s.now()
+	}
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		match, found, err := tx.FindPart(r.Carrier, r.Ref)
+		if err != nil {
+			return err
+		}
+		if !found {
+			s.metrics.receipts.WithLabelValues(string(r.Channel), "orphan").Inc()
+			return tx.AddOrphanReceipt(r)
+		}
+		return s.applyReceipt(tx, r, match, s.now())
+	})
+	if err != nil {
+		return err
+	}
+	s.cfg.OnEvents()
+	return nil
+}
+
+func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.PartMatch, now time.Time) error {
+	m, err := tx.Message(match.MessageID)
+	if err != nil {
+		return err
+	}
+	var a *unify.Attempt
+	for i := range m.Attempts {
+		if m.Attempts[i].ID == match.AttemptID {
+			a = &m.Attempts[i]
+		}
+	}
+	if a == nil {
+		return fmt.Errorf("dispatch: attempt %s of %s vanished", match.AttemptID, m.ID)
+	}
+	var part *unify.Part
+	for i := range a.Parts {
+		if a.Parts[i].Seq == match.Seq {
+			part = &a.Parts[i]
+		}
+	}
+	if part == nil {
+		return fmt.Errorf("dispatch: part %d of attempt %s vanished", match.Seq, a.ID)
+	}
+	st := r.Status
+	if st == unify.StatusExpired || st == unify.StatusRevoked {
+		st = unify.StatusFailed
+	}
+	if !part.Status.Advances(st) {
+		s.metrics.receipts.WithLabelValues(string(a.Channel), "duplicate").Inc()
+		return nil
+	}
+	s.metrics.receipts.WithLabelValues(string(a.Channel), string(st)).Inc()
+	part.Status = st
+	if err := tx.UpdatePart(a.ID, part.Seq, st, r.Error); err != nil {
+		return err
+	}
+	agg := unify.AggregateParts(a.Parts)
+	late := a.Status == unify.StatusExpired || a.Status == unify.StatusRevoked
+	if agg == a.Status || !late && !a.Status.Advances(agg) {
+		return nil
+	}
+	if late && agg != unify.StatusDelivered && agg != unify.StatusRead {
+		return nil
+	}
+	a.Status = agg
+	switch {
+	case agg == unify.StatusFailed:
+		a.Error = fmt.Sprintf("part %d of %d failed", part.Seq, len(a.Parts))
+		if r.Error != "" {
+			a.Error += " (" + r.Error + ")"
+		}
+	case late:
+		// Delivered after the fallback gave up on it: recorded, not lost;
+		// the phone may now hold two copies.
+		a.Error = "delivered after the fallback moved on"
+	}
+	if err := tx.UpdateAttempt(a, now); err != nil {
+		return err
+	}
+	if m.Attempts[len(m.Attempts)-1].ID != a.ID || late {
+		return nil
+	}
+	switch agg {
+	case unify.StatusDelivered, unify.StatusRead:
+		if err := tx.DeleteJob(sqlstore.JobTimeout, string(a.ID)); err != nil {
+			return err
+		}
+		_, err := s.setStatus(tx, m, agg, "", now, false)
+		return err
+	case unify.StatusFailed:
+		if err := tx.DeleteJob(sqlstore.JobTimeout, string(a.ID)); err != nil {
+			return err
+		}
+		pol, err := s.policy(tx.Context(), m.Policy)
+		if err != nil {
+			return err
+		}
+		if a.Step < len(pol.Steps)-1 {
+			if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
+				return err
+			}
+			s.kick()
+			return tx.AddJob(sqlstore.JobSend, string(m.ID), now)
+		}
+		_, err = s.setStatus(tx, m, unify.StatusFailed, a.Error, now, true)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gateway/carriers"
+	"gateway/unify"
+	"gateway/unify/sqlstore"
+)
+
+// Channel carries one attempt of a message over one channel kind.
+type Channel interface {
+	Kind() unify.ChannelKind
+	// Send submits the message to carrier and blocks until the carrier
+	// accepted or refused it. Failures are *unify.SendError of one of unify's
+	// kinds: throttled and temporary ones are retried later by the core,
+	// not capable / rejected / invalid content move on to the next step.
+	Send(ctx context.Context, m *unify.Message, a *unify.Attempt, p *unify.Policy) (unify.SendResult, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Senders  []unify.Sender
+	Router   *carriers.Router
+	Channels []Channel
+	// Owner names this instance in job and event leases.
+	Owner string
+	// Workers is how many sends may be in flight at once (default 256): enough
+	// to keep every bind's window full.
+	Workers int
+	// Lease is how long a claimed job is ours (default 2m); SendTimeout must be
+	// well below it (default 60s) or a slow send could be claimed twice.
+	Lease       time.Duration
+	SendTimeout time.Duration
+	// MaxAge is how long a message may wait for a carrier that keeps failing
+	// temporarily before it is failed as expired (default 48h).
+	MaxAge time.Duration
+	// MOTimeout is how long the parts of a concatenated inbound SMS are waited
+	// for before what arrived is routed alone (default 2m).
+	MOTimeout time.Duration
+	// LinkTLS reports whether the link of a carrier for a channel uses TLS,
+	// for the protection each status event reports.
+	LinkTLS func(carrier string, ch unify.ChannelKind) bool
+	// OnEvents is called after a commit that added outbox events (the
+	// notifier's Wake).
+	OnEvents   func()
+	Registerer prometheus.Registerer
+	NowFunc    func() time.Time
+	Logger     *slog.Logger
+}
+
+// Service is the core. Its methods are safe for concurrent use.
+type Service struct {
+	cfg      Config
+	store    *sqlstore.Store
+	senders  map[string]*unify.Sender
+	channels map[unify.ChannelKind]Channel
+	now      func() time.Time
+	log      *slog.Logger
+	wake     chan struct{}
+	metrics  *metrics
+
+	policyMu    sync.Mutex
+	policyCache map[string]cachedPolicy
+}
+
+type cachedPolicy struct {
+	p  unify.Policy
+	at time.Time
+}
+
+// New builds the core on store.
+func New(cfg Config, store *sqlstore.Store) *Service {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 256
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 60 * time.Second
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 48 * time.Hour
+	}
+	if cfg.MOTimeout <= 0 {
+		cfg.MOTimeout = 2 * time.Minute
+	}
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "gw-" + string(unify.NewMessageID())[4:12]
+	}
+	if cfg.OnEvents == nil {
+		cfg.OnEvents = func() {}
+	}
+	s := &Service{
+		cfg:         cfg,
+		store:       store,
+		senders:     map[string]*unify.Sender{},
+		channels:    map[unify.ChannelKind]Channel{},
+		now:         func() time.Time { return cfg.NowFunc().UTC() },
+		log:         cfg.Logger,
+		wake:        make(chan struct{}, 1),
+		metrics:     newMetrics(cfg.Registerer),
+		policyCache: map[string]cachedPolicy{},
+	}
+	for i := range cfg.Senders {
+		s.senders[cfg.Senders[i].Name] = &cfg.Senders[i]
+	}
+	for _, ch := range cfg.Channels {
+		s.channels[ch.Kind()] = ch
+	}
+	return s
+}
+
+// Accept validates a message against the senders and policies, stores it
+// with the job that will send it, and returns it once committed: a 202 is
+// only ever answered for a message that survives a crash.
+func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idempotency) (*unify.Message, bool, error) {
+	sender, ok := s.senders[m.From]
+	if !ok {
+		return nil, false, unify.Invalid(unify.FieldError{Field: "from", Message: fmt.Sprintf("no sender named %q", m.From)})
+	}
+	if m.Policy == "" {
+		m.Policy = sender.DefaultPolicy
+		if m.Policy == "" {
+			m.Policy = "default"
+		}
+	}
+	if _, err := s.policy(ctx, m.Policy); err != nil {
+		if unify.CodeOf(err) == unify.CodeNotFound {
+			return nil, false, unify.Invalid(unify.FieldError{Field: "policy", Message: fmt.Sprintf("no policy named %q", m.Policy)})
+		}
+		return nil, false, err
+	}
+	now := s.now()
+	m.ID = unify.NewMessageID()
+	m.Status = unify.StatusAccepted
+	m.CreatedAt, m.UpdatedAt = now, now
+	m.Attempts = []unify.Attempt{}
+	var replay *unify.Message
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		if idem.Key != "" {
+			hash, id, found, err := tx.Idempotent(idem.Scope, idem.Key)
+			if err != nil {
+				return err
+			}
+			if found {
+				if hash != idem.Hash {
+					return &unify.Error{Code: unify.CodeConflict, Message: "this Idempotency-Key was used with a different request"}
+				}
+				replay, err = tx.Message(id)
+				return err
+			}
+			if err := tx.SaveIdempotency(idem, m.ID, now); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertMessage(m); err != nil {
+			return err
+		}
+		return tx.AddJob(sqlstore.JobSend, string(m.ID), now)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if replay != nil {
+		return replay, true, nil
+	}
+	s.metrics.accepted.Inc()
+	s.kick()
+	return m, false, nil
+}
+
+// Message returns a message with its attempts.
+func (s *Service) Message(ctx context.Context, id unify.MessageID) (*unify.Message, error) {
+	return s.store.Message(ctx, id)
+}
+
+// policy reads a policy, cached for a few seconds: every send needs one and
+// they change only when an operator edits them.
+func (s *Service) policy(ctx context.Context, name string) (unify.Policy, error) {
+	s.policyMu.Lock()
+	c, ok := s.policyCache[name]
+	s.policyMu.Unlock()
+	if ok && s.now().Sub(c.at) < 5*time.Second {
+		return c.p, nil
+	}
+	p, err := s.store.Policy(ctx, name)
+	if err != nil {
+		if name == "default" && unify.CodeOf(err) == unify.CodeNotFound {
+			p, err = unify.DefaultPolicy(), nil
+		} else {
+			return p, err
+		}
+	}
+	s.policyMu.Lock()
+	s.policyCache[name] = cachedPolicy{p: p, at: s.now()}
+	s.policyMu.Unlock()
+	return p, nil
+}
+
+// ForgetPolicies drops the policy cache (after an edit in the UI).
+func (s *Service) ForgetPolicies() {
+	s.policyMu.Lock()
+	s.policyCache = map[string]cachedPolicy{}
+	s.policyMu.Unlock()
+}
+
+func (s *Service) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// statusEvent builds the outbox entry for a message status change.
+func (s *Service) statusEvent(m *unify.Message, now time.Time) (unify.OutboxEvent, error) {
+	ev := unify.StatusEvent{
+		Type: unify.EventStatus, ID: unify.NewEventID(), MessageID: m.ID, ClientRef: m.ClientRef,
+		Status: m.Status, Channel: m.Channel, Carrier: m.Carrier, Error: m.Error, At: now,
+	}
+	if m.Channel != "" {
+		tls := false
+		if s.cfg.LinkTLS != nil {
+			tls = s.cfg.LinkTLS(m.Carrier, m.Channel)
+		}
+		p := unify.ProtectionOf(m.Channel, tls)
+		ev.Protection = &p
+	}
+	return outboxEvent(ev.ID, string(m.ID), ev.Type, ev, now)
+}
+
+// setStatus moves a message to a new status inside tx and queues its event.
+// Receipts only move a message forward (a late "sent" after "delivered" is
+// ignored); a fallback moving it to its next channel passes force, since the
+// new attempt starts over from sending.
+func (s *Service) setStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool) (bool, error) {
+	if m.Status == st && m.Error == errText || !force && !m.Status.Advances(st) {
+		return false, nil
+	}
+	m.Status, m.Error, m.UpdatedAt = st, errText, now
+	if err := tx.UpdateMessage(m, now); err != nil {
+		return false, err
+	}
+	ev, err := s.statusEvent(m, now)
+	if err != nil {
+		return false, err
+	}
+	if err := tx.AddEvent(ev, m.ID); err != nil {
+		return false, err
+	}
+	s.metrics.status.WithLabelValues(string(m.Channel), string(st)).Inc()
+	return true, nil
+}
+

@@ -1,0 +1,327 @@
+package dispatch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"gateway/carriers"
+	"gateway/unify"
+	"gateway/unify/dispatch"
+	"gateway/unify/sqlstore"
+)
+
+// fakeChannel is a channel whose sends are scripted by SendFunc.
+type fakeChannel struct {
+	kind     unify.ChannelKind
+	SendFunc func(m *unify.Message, a *unify.Attempt) (unify.SendResult, error)
+	calls    atomic.Int32
+}
+
+func (f *fakeChannel) Kind() unify.ChannelKind { return f.kind }
+func (f *fakeChannel) Send(_ context.Context, m *unify.Message, a *unify.Attempt, _ *unify.Policy) (unify.SendResult, error) {
+	f.calls.Add(1)
+	return f.SendFunc(m, a)
+}
+
+type bundle struct {
+	store *sqlstore.Store
+	svc   *dispatch.Service
+	sms   *fakeChannel
+}
+
+func ref(id string) unify.ExternalRef {
+	return unify.ExternalRef{ID: id, Raw: id, Dec: id}
+}
+
+func setup(t *testing.T, policies ...unify.Policy) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "gw.db"), sqlstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(ctx))
+	for _, p := range policies {
+		require.NoError(t, st.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.UpsertPolicy(p, time.Now()) }))
+	}
+	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
+	require.NoError(t, err)
+	var n atomic.Int32
+	sms := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(m *unify.Message, a *unify.Attempt) (unify.SendResult, error) {
+		id := n.Add(1)
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref(string(rune('0' + id)))}}}, nil
+	}}
+	svc := dispatch.New(dispatch.Config{
+		Senders:  []unify.Sender{{Name: "acme", SMSSource: "ACME", SMSNumbers: []string{"+33700000001"}}},
+		Router:   router,
+		Channels: []dispatch.Channel{sms},
+		Workers:  4,
+	}, st)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = svc.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return &bundle{store: st, svc: svc, sms: sms}
+}
+
+func (b *bundle) accept(t *testing.T, m unify.Message) *unify.Message {
+	t.Helper()
+	got, _, err := b.svc.Accept(context.Background(), &m, unify.Idempotency{})
+	require.NoError(t, err)
+	return got
+}
+
+func (b *bundle) waitStatus(t *testing.T, id unify.MessageID, want unify.Status) *unify.Message {
+	t.Helper()
+	var m *unify.Message
+	require.Eventually(t, func() bool {
+		var err error
+		m, err = b.store.Message(context.Background(), id)
+		require.NoError(t, err)
+		return m.Status == want
+	}, 5*time.Second, 5*time.Millisecond, "status of %s", id)
+	return m
+}
+
+func (b *bundle) events(t *testing.T, id unify.MessageID) []map[string]any {
+	t.Helper()
+	recs, err := b.store.MessageEvents(context.Background(), id)
+	require.NoError(t, err)
+	var out []map[string]any
+	for _, r := range recs {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &m))
+		out = append(out, m)
+	}
+	return out
+}
+
+func text(s string) unify.Content { return unify.Content{Text: s} }
+
+func TestAcceptSendAndDeliver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", ClientRef: "r1", Content: text("hi")})
+	require.Equal(t, unify.StatusAccepted, m.Status)
+	require.Equal(t, "default", m.Policy)
+	sent := b.waitStatus(t, m.ID, unify.StatusSent)
+	require.Len(t, sent.Attempts, 1)
+	require.Equal(t, unify.ChannelSMS, sent.Channel)
+	require.Equal(t, "sim", sent.Carrier)
+
+	require.NoError(t, b.svc.HandleReceipt(context.Background(), unify.Receipt{Channel: unify.ChannelSMS, Carrier: "sim", Ref: sent.Attempts[0].Parts[0].Ref, Status: unify.StatusDelivered}))
+	b.waitStatus(t, m.ID, unify.StatusDelivered)
+	// A duplicate receipt changes nothing and emits nothing.
+	require.NoError(t, b.svc.HandleReceipt(context.Background(), unify.Receipt{Channel: unify.ChannelSMS, Carrier: "sim", Ref: sent.Attempts[0].Parts[0].Ref, Status: unify.StatusDelivered}))
+	evs := b.events(t, m.ID)
+	require.Len(t, evs, 2)
+	require.Equal(t, "sent", evs[0]["status"])
+	require.Equal(t, "delivered", evs[1]["status"])
+	require.Equal(t, "r1", evs[1]["client_ref"])
+	require.Equal(t, map[string]any{"end_to_end": false, "transport": "none"}, evs[1]["protection"])
+}
+
+func TestAcceptRejectsUnknownSenderAndPolicy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, tc := range []struct {
+		m     unify.Message
+		field string
+	}{
+		{unify.Message{To: "+33612345678", From: "nobody", Content: text("x")}, "from"},
+		{unify.Message{To: "+33612345678", From: "acme", Policy: "nope", Content: text("x")}, "policy"},
+	} {
+		_, _, err := b.svc.Accept(context.Background(), &tc.m, unify.Idempotency{})
+		var e *unify.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, unify.CodeInvalid, e.Code)
+		require.Equal(t, tc.field, e.Fields[0].Field)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	idem := unify.Idempotency{Scope: "k", Key: "abc", Hash: "h1"}
+	m1, replay, err := b.svc.Accept(context.Background(), &unify.Message{To: "+33612345678", From: "acme", Content: text("x")}, idem)
+	require.NoError(t, err)
+	require.False(t, replay)
+	m2, replay, err := b.svc.Accept(context.Background(), &unify.Message{To: "+33612345678", From: "acme", Content: text("x")}, idem)
+	require.NoError(t, err)
+	require.True(t, replay)
+	require.Equal(t, m1.ID, m2.ID)
+	idem.Hash = "h2"
+	_, _, err = b.svc.Accept(context.Background(), &unify.Message{To: "+33612345678", From: "acme", Content: text("y")}, idem)
+	require.Equal(t, unify.CodeConflict, unify.CodeOf(err))
+}
+
+func TestMultipartReceiptsAggregate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		receipts []struct {
+			id string
+			st unify.Status
+		}
+		want      unify.Status
+		attemptSt unify.Status
+	}{
+		{"all delivered out of order", []struct {
+			id string
+			st unify.Status
+		}{{"103", unify.StatusDelivered}, {"101", unify.StatusDelivered}, {"102", unify.StatusDelivered}}, unify.StatusDelivered, unify.StatusDelivered},
+		{"one failed", []struct {
+			id string
+			st unify.Status
+		}{{"101", unify.StatusDelivered}, {"102", unify.StatusFailed}, {"103", unify.StatusDelivered}}, unify.StatusFailed, unify.StatusFailed},
+		{"partial", []struct {
+			id string
+			st unify.Status
+		}{{"101", unify.StatusDelivered}, {"103", unify.StatusDelivered}}, unify.StatusSent, unify.StatusPartiallyDelivered},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.sms.SendFunc = func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+				return unify.SendResult{Segments: 3, Parts: []unify.Part{{Seq: 1, Ref: ref("101")}, {Seq: 2, Ref: ref("102")}, {Seq: 3, Ref: ref("103")}}}, nil
+			}
+			m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Content: text("long")})
+			b.waitStatus(t, m.ID, unify.StatusSent)
+			for _, r := range tc.receipts {
+				require.NoError(t, b.svc.HandleReceipt(context.Background(), unify.Receipt{Channel: unify.ChannelSMS, Carrier: "sim", Ref: ref(r.id), Status: r.st}))
+			}
+			got := b.waitStatus(t, m.ID, tc.want)
+			require.Equal(t, tc.attemptSt, got.Attempts[0].Status)
+			final := 0
+			for _, e := range b.events(t, m.ID) {
+				if e["status"] == string(tc.want) {
+					final++
+				}
+			}
+			require.Equal(t, 1, final, "exactly one %s event", tc.want)
+		})
+	}
+}
+
+func TestReceiptBeforeSubmitIsKept(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	gate := make(chan struct{})
+	b.sms.SendFunc = func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		<-gate
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: unify.ExternalRef{ID: "1A2B", Raw: "1a2b", Hex: "6699"}}}}, nil
+	}
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Content: text("x")})
+	// The receipt names the part by its decimal value before the send is stored.
+	require.NoError(t, b.svc.HandleReceipt(context.Background(), unify.Receipt{Channel: unify.ChannelSMS, Carrier: "sim", Ref: unify.ExternalRef{ID: "6699", Raw: "6699", Dec: "6699", Hex: "26265"}, Status: unify.StatusDelivered}))
+	close(gate)
+	b.waitStatus(t, m.ID, unify.StatusDelivered)
+}
+
+func TestTemporaryFailureRetries(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var mu sync.Mutex
+	fails := 1
+	b.sms.SendFunc = func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 {
+			fails--
+			return unify.SendResult{}, &unify.SendError{Kind: unify.ErrTemporary, Err: errors.New("bind down")}
+		}
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref("9")}}}, nil
+	}
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Content: text("x")})
+	got := b.waitStatus(t, m.ID, unify.StatusSent)
+	require.Len(t, got.Attempts, 1)
+	require.EqualValues(t, 2, b.sms.calls.Load())
+}
+
+func TestRejectedFailsMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sms.SendFunc = func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		return unify.SendResult{}, &unify.SendError{Kind: unify.ErrRejected, Code: "0x0B", Err: errors.New("invalid destination")}
+	}
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Content: text("x")})
+	got := b.waitStatus(t, m.ID, unify.StatusFailed)
+	require.Contains(t, got.Error, "0x0B")
+	require.Equal(t, unify.StatusFailed, got.Attempts[0].Status)
+}
+
+func TestNoRouteFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m := b.accept(t, unify.Message{To: "+447700900123", From: "acme", Content: text("x")})
+	got := b.waitStatus(t, m.ID, unify.StatusFailed)
+	require.Contains(t, got.Error, "no carrier serves +447700900123")
+	evs := b.events(t, m.ID)
+	require.Equal(t, "failed", evs[len(evs)-1]["status"])
+}
+
+func TestInboundRouting(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", ConversationID: "thread-42", Content: unify.Content{
+		Text: "Pick one",
+		Media: &unify.Media{URL: "https://cdn.example/a.jpg", MimeType: "image/jpeg"},
+		Suggestions: []unify.Suggestion{{Type: unify.SuggestReply, Text: "Track", Postback: "track"}, {Type: unify.SuggestReply, Text: "Cancel", Postback: "cancel"}},
+	}})
+	b.waitStatus(t, m.ID, unify.StatusSent)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		to, text, postback string
+	}{
+		{"ACME", "2", "cancel"},
+		{"33700000001", " 1 ", "track"}, // number without '+', as SMSCs often send it
+		{"ACME", "hello", ""},
+	} {
+		require.NoError(t, b.svc.HandleInbound(ctx, unify.Inbound{Channel: unify.ChannelSMS, Carrier: "sim", From: "+33612345678", To: tc.to, Text: tc.text}))
+		evs := b.events(t, m.ID)
+		last := evs[len(evs)-1]
+		require.Equal(t, "message.inbound", last["type"])
+		require.Equal(t, "thread-42", last["conversation_id"])
+		require.Equal(t, string(m.ID), last["in_reply_to"])
+		require.Equal(t, "acme", last["to"])
+		require.Equal(t, tc.text, last["text"])
+		if tc.postback == "" {
+			require.NotContains(t, last, "postback")
+		} else {
+			require.Equal(t, tc.postback, last["postback"])
+		}
+	}
+}
+
+func TestConcatenatedInbound(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", ConversationID: "c", Content: text("x")})
+	b.waitStatus(t, m.ID, unify.StatusSent)
+	ctx := context.Background()
+	for _, p := range []struct {
+		seq  int
+		text string
+	}{{3, "C"}, {1, "A"}, {1, "A"}, {2, "B"}} {
+		require.NoError(t, b.svc.HandleInbound(ctx, unify.Inbound{Channel: unify.ChannelSMS, Carrier: "sim", From: "+33612345678", To: "ACME", Text: p.text,
+			Part: &unify.InboundPart{Ref: "7", Total: 3, Seq: p.seq}}))
+	}
+	evs := b.events(t, m.ID)
+	var texts []string
+	for _, e := range evs {
+		if e["type"] == "message.inbound" {
+			texts = append(texts, e["text"].(string))
+		}
+	}
+	require.Equal(t, []string{"ABC"}, texts)
+	n, err := b.store.CountJobs(ctx, sqlstore.JobMOFlush)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}

@@ -1,0 +1,395 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"gateway/unify"
+	"gateway/unify/sqlstore"
+)
+
+var jobKinds = []sqlstore.JobKind{sqlstore.JobSend, sqlstore.JobTimeout, sqlstore.JobMOFlush}
+
+// Run claims due jobs and works them with a fixed pool of workers until ctx
+// ends; then it waits for the sends in flight.
+func (s *Service) Run(ctx context.Context) error {
+	jobs := make(chan sqlstore.Job)
+	var wg sync.WaitGroup
+	free := make(chan struct{}, s.cfg.Workers)
+	for i := 0; i < s.cfg.Workers; i++ {
+		free <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				s.work(j)
+				free <- struct{}{}
+			}
+		}()
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+	for {
+		// Claim only as many jobs as there are idle workers, so that nothing
+		// sits leased in memory while another instance could have run it.
+		n := 0
+	drain:
+		for n < cap(free) {
+			select {
+			case <-free:
+				n++
+			default:
+				break drain
+			}
+		}
+		if n == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-free:
+				n = 1
+			}
+		}
+		now := s.now()
+		claimed, err := s.store.ClaimJobs(ctx, s.cfg.Owner, jobKinds, now, now.Add(s.cfg.Lease), n)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("claim jobs failed", "err", err)
+		}
+		for _, j := range claimed {
+			jobs <- j
+		}
+		for i := len(claimed); i < n; i++ {
+			free <- struct{}{}
+		}
+		if len(claimed) == n && n > 0 {
+			continue // more may be waiting
+		}
+		if err := s.idle(ctx); err != nil {
+			return nil
+		}
+	}
+}
+
+// idle waits for a kick, the next due job, or a poll interval.
+func (s *Service) idle(ctx context.Context) error {
+	wait := time.Second
+	if at, ok, err := s.store.NextJobAt(ctx, jobKinds); err == nil && ok {
+		if d := at.Sub(s.now()); d < wait {
+			wait = d
+		}
+	}
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.wake:
+	case <-t.C:
+	}
+	return nil
+}
+
+func (s *Service) work(j sqlstore.Job) {
+	// Jobs finish even while the service stops: a send half done is worse
+	// than a shutdown a few seconds later.
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SendTimeout)
+	defer cancel()
+	var err error
+	switch j.Kind {
+	case sqlstore.JobSend:
+		err = s.send(ctx, j)
+	case sqlstore.JobTimeout:
+		err = s.timeout(ctx, j)
+	case sqlstore.JobMOFlush:
+		err = s.flushFragments(ctx, j)
+	default:
+		err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+	}
+	if err != nil {
+		s.log.Warn("job failed", "kind", j.Kind, "ref", j.Ref, "tries", j.Tries, "err", err)
+		if rerr := s.store.RetryJob(context.Background(), j, s.cfg.Owner, s.now().Add(backoff(j.Tries)), err.Error()); rerr != nil {
+			s.log.Error("reschedule job failed", "kind", j.Kind, "ref", j.Ref, "err", rerr)
+		}
+	}
+}
+
+// backoff is the wait before the n-th retry of a job: 1s doubling to 1 min.
+func backoff(tries int) time.Duration {
+	d := time.Second
+	for i := 1; i < tries && d < time.Minute; i++ {
+		d *= 2
+	}
+	if d > time.Minute {
+		d = time.Minute
+	}
+	return d
+}
+
+// send takes the next step of a message's policy.
+func (s *Service) send(ctx context.Context, j sqlstore.Job) error {
+	m, err := s.store.Message(ctx, unify.MessageID(j.Ref))
+	if err != nil {
+		if unify.CodeOf(err) == unify.CodeNotFound {
+			return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+		}
+		return err
+	}
+	if m.Status.Final() {
+		return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+	}
+	pol, err := s.policy(ctx, m.Policy)
+	if err != nil {
+		return err
+	}
+	start := 0
+	if n := len(m.Attempts); n > 0 {
+		start = m.Attempts[n-1].Step + 1
+	}
+	var failures []*unify.Attempt
+	for i := start; i < len(pol.Steps); i++ {
+		step := pol.Steps[i]
+		a, skip := s.prepare(m, &pol, i)
+		if skip != "" {
+			s.log.Debug("step skipped", "msg_id", m.ID, "channel", step.Channel, "reason", skip)
+			continue
+		}
+		res, err := s.channels[step.Channel].Send(ctx, m, a, &pol)
+		if err == nil {
+			return s.recordSent(ctx, j, m, a, res, step, i == len(pol.Steps)-1, failures)
+		}
+		kind := unify.SendKind(err)
+		if kind == unify.ErrThrottled || kind == unify.ErrTemporary {
+			if s.now().Sub(m.CreatedAt) > s.cfg.MaxAge {
+				a.Status, a.Error = unify.StatusExpired, err.Error()
+				failures = append(failures, a)
+				break
+			}
+			s.metrics.retries.WithLabelValues(string(step.Channel), kindLabel(kind)).Inc()
+			if len(failures) > 0 {
+				// Keep what was learnt about earlier steps before waiting.
+				if err := s.recordFailures(ctx, m, failures); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("dispatch: %s via %s: %w", m.ID, a.Carrier, err)
+		}
+		a.Status, a.Error = unify.StatusFailed, err.Error()
+		failures = append(failures, a)
+		s.log.Info("step failed", "msg_id", m.ID, "channel", step.Channel, "carrier", a.Carrier, "err", err)
+	}
+	return s.recordFinalFailure(ctx, j, m, failures)
+}
+
+// prepare builds the attempt for step i, or says why the step does not apply.
+func (s *Service) prepare(m *unify.Message, p *unify.Policy, i int) (*unify.Attempt, string) {
+	step := p.Steps[i]
+	if _, ok := s.channels[step.Channel]; !ok {
+		return nil, "the gateway has no " + string(step.Channel) + " channel"
+	}
+	if step.Channel == unify.ChannelMMS && !m.Content.HasMedia() {
+		return nil, "the content has no media"
+	}
+	c, ok := s.cfg.Router.Route(m.To)
+	if !ok {
+		return nil, "no carrier serves " + m.To
+	}
+	if !c.Offers(step.Channel) {
+		return nil, "carrier " + c.Name + " has no " + string(step.Channel) + " link"
+	}
+	return &unify.Attempt{ID: unify.NewAttemptID(), MessageID: m.ID, Step: i, Channel: step.Channel, Carrier: c.Name, Status: unify.StatusSending}, ""
+}
+
+func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Message, a *unify.Attempt, res unify.SendResult, step unify.Step, last bool, failures []*unify.Attempt) error {
+	now := s.now()
+	a.Status, a.Segments, a.Parts = unify.StatusSent, res.Segments, res.Parts
+	for i := range a.Parts {
+		if a.Parts[i].Status == "" {
+			a.Parts[i].Status = unify.StatusSent
+		}
+	}
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		cur, err := tx.Message(m.ID)
+		if err != nil {
+			return err
+		}
+		for _, f := range failures {
+			if err := tx.InsertAttempt(f, now); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertAttempt(a, now); err != nil {
+			return err
+		}
+		cur.Channel, cur.Carrier = a.Channel, a.Carrier
+		if _, err := s.setStatus(tx, cur, unify.StatusSent, "", now, true); err != nil {
+			return err
+		}
+		if err := tx.SetConversation(cur); err != nil {
+			return err
+		}
+		if step.Timeout > 0 && !last {
+			if err := tx.AddJob(sqlstore.JobTimeout, string(a.ID), now.Add(step.Timeout)); err != nil {
+				return err
+			}
+		}
+		if err := tx.CompleteJob(j, s.cfg.Owner); err != nil {
+			return err
+		}
+		// A receipt may have beaten us here (SMPP lets the SMSC send it before
+		// we stored the submit_sm_resp); apply it now.
+		has, err := tx.HasOrphanReceipts()
+		if err != nil || !has {
+			return err
+		}
+		for _, p := range a.Parts {
+			orphans, err := tx.TakeOrphanReceipts(a.Carrier, p.Ref)
+			if err != nil {
+				return err
+			}
+			for _, r := range orphans {
+				if err := s.applyReceipt(tx, r, sqlstore.PartMatch{AttemptID: a.ID, MessageID: m.ID, Seq: p.Seq}, now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.metrics.sent.WithLabelValues(string(a.Channel), a.Carrier).Inc()
+	s.metrics.segments.WithLabelValues(string(a.Channel)).Add(float64(res.Segments))
+	s.cfg.OnEvents()
+	return nil
+}
+
+func (s *Service) recordFailures(ctx context.Context, m *unify.Message, failures []*unify.Attempt) error {
+	now := s.now()
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		for _, f := range failures {
+			if err := tx.InsertAttempt(f, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		m.Attempts = append(m.Attempts, derefAll(failures)...)
+	}
+	return err
+}
+
+func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *unify.Message, failures []*unify.Attempt) error {
+	now := s.now()
+	reason := "no step of policy " + m.Policy + " could carry the message"
+	if len(failures) > 0 {
+		last := failures[len(failures)-1]
+		reason = last.Error
+	} else if _, ok := s.cfg.Router.Route(m.To); !ok {
+		reason = "no carrier serves " + m.To
+	}
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		cur, err := tx.Message(m.ID)
+		if err != nil {
+			return err
+		}
+		for _, f := range failures {
+			if err := tx.InsertAttempt(f, now); err != nil {
+				return err
+			}
+		}
+		if len(failures) > 0 {
+			last := failures[len(failures)-1]
+			cur.Channel, cur.Carrier = last.Channel, last.Carrier
+		}
+		if _, err := s.setStatus(tx, cur, unify.StatusFailed, reason, now, true); err != nil {
+			return err
+		}
+		return tx.CompleteJob(j, s.cfg.Owner)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("message failed", "msg_id", m.ID, "reason", reason)
+	s.cfg.OnEvents()
+	return nil
+}
+
+// timeout: a step was not delivered within its timeout. Revocation and the
+// policy's revoke-failure rule come with the RCS channel; for channels that
+// cannot revoke, the fallback goes on at once.
+func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
+	now := s.now()
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		// The attempt's message is found through the attempt id.
+		m, a, err := s.attemptMessage(tx, unify.AttemptID(j.Ref))
+		if err != nil {
+			if unify.CodeOf(err) == unify.CodeNotFound {
+				return tx.CompleteJob(j, s.cfg.Owner)
+			}
+			return err
+		}
+		if a.Status.Final() || m.Status.Final() || m.Attempts[len(m.Attempts)-1].ID != a.ID {
+			return tx.CompleteJob(j, s.cfg.Owner)
+		}
+		a.Status, a.Error = unify.StatusExpired, "not delivered in time"
+		if err := tx.UpdateAttempt(a, now); err != nil {
+			return err
+		}
+		if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
+			return err
+		}
+		if err := tx.AddJob(sqlstore.JobSend, string(m.ID), now); err != nil {
+			return err
+		}
+		return tx.CompleteJob(j, s.cfg.Owner)
+	})
+	if err == nil {
+		s.kick()
+		s.cfg.OnEvents()
+	}
+	return err
+}
+
+func (s *Service) attemptMessage(tx *sqlstore.Tx, id unify.AttemptID) (*unify.Message, *unify.Attempt, error) {
+	mid, err := tx.AttemptMessageID(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := tx.Message(mid)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range m.Attempts {
+		if m.Attempts[i].ID == id {
+			return m, &m.Attempts[i], nil
+		}
+	}
+	return nil, nil, &unify.Error{Code: unify.CodeNotFound, Message: "no attempt " + string(id)}
+}
+
+func derefAll(as []*unify.Attempt) []unify.Attempt {
+	out := make([]unify.Attempt, len(as))
+	for i, a := range as {
+		out[i] = *a
+	}
+	return out
+}
+
+func kindLabel(kind error) string {
+	switch {
+	case errors.Is(kind, unify.ErrThrottled):
+		return "throttled"
+	case errors.Is(kind, unify.ErrTemporary):
+		return "temporary"
+	}
+	return "other"
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"gateway/unify"
+)
+
+// AddEvent puts an event for the unified back end in the outbox; it is
+// delivered after the transaction commits.
+func (t *Tx) AddEvent(e unify.OutboxEvent, messageID unify.MessageID) error {
+	_, err := t.exec(`INSERT INTO events (id, key, type, message_id, body, next_at, created_at) VALUES (?,?,?,?,?,?,?)`,
+		e.ID, e.Key, e.Type, messageID, e.Body, micros(e.CreatedAt), micros(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: add event: %w", err)
+	}
+	return nil
+}
+
+// claimScan bounds how many pending events one claim looks at: enough to
+// find work behind a few keys that are waiting out a back-off.
+const claimScan = 2000
+
+// ClaimEvents leases up to limit due events to owner, each the oldest
+// undelivered event of its key, so that events of one message are delivered
+// in order and one at a time while different messages go in parallel.
+func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]unify.OutboxEvent, error) {
+	type row struct {
+		Seq        int64  `db:"seq"`
+		ID         string `db:"id"`
+		Key        string `db:"key"`
+		Type       string `db:"type"`
+		Body       []byte `db:"body"`
+		Attempts   int    `db:"attempts"`
+		NextAt     int64  `db:"next_at"`
+		LeaseUntil int64  `db:"lease_until"`
+		CreatedAt  int64  `db:"created_at"`
+	}
+	var out []unify.OutboxEvent
+	err := s.InTx(ctx, func(t *Tx) error {
+		if s.dialect == Postgres {
+			// Claims from several instances must not interleave: one that
+			// skipped a locked head-of-key event would send the next one early.
+			if _, err := t.exec(`SELECT pg_advisory_xact_lock(7301)`); err != nil {
+				return err
+			}
+		}
+		var rows []row
+		if err := t.sel(&rows, `SELECT seq, id, key, type, body, attempts, next_at, lease_until, created_at
+			FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, claimScan); err != nil {
+			return classify(fmt.Errorf("sqlstore: scan events: %w", err))
+		}
+		seen := make(map[string]bool, len(rows))
+		var seqs []any
+		nowUS := micros(now)
+		for _, r := range rows {
+			if seen[r.Key] {
+				continue
+			}
+			seen[r.Key] = true
+			if r.NextAt > nowUS || r.LeaseUntil > nowUS {
+				continue
+			}
+			out = append(out, unify.OutboxEvent{ID: r.ID, Key: r.Key, Type: r.Type, Body: r.Body, Attempts: r.Attempts, CreatedAt: fromMicros(r.CreatedAt)})
+			seqs = append(seqs, r.Seq)
+			if len(out) == limit {
+				break
+			}
+		}
+		if len(seqs) == 0 {
+			return nil
+		}
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")
+		_, err := t.exec(`UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq IN (`+ph+`)`,
+			append([]any{owner, micros(leaseUntil)}, seqs...)...)
+		return err
+	})
+	return out, err
+}
+
+// EventDelivered marks an event delivered.
+func (s *Store) EventDelivered(ctx context.Context, id string, at time.Time) error {
+	_, err := s.w.ExecContext(ctx, s.w.Rebind(`UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = '' WHERE id = ?`), micros(at), id)
+	return classify(err)
+}
+
+// EventFailed records a failed delivery and when to try again.
+func (s *Store) EventFailed(ctx context.Context, id string, errText string, nextAt time.Time) error {
+	_, err := s.w.ExecContext(ctx, s.w.Rebind(`UPDATE events SET attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ?`),
+		micros(nextAt), truncate(errText, 500), id)
+	return classify(err)
+}
+
+// EventRecord is an event as the UI and the tests see it.
+type EventRecord struct {
+	ID          string
+	Type        string
+	Body        []byte
+	Attempts    int
+	LastError   string
+	CreatedAt   time.Time
+	DeliveredAt time.Time
+}
+
+// MessageEvents lists the events of a message, oldest first (timeline).
+func (s *Store) MessageEvents(ctx context.Context, id unify.MessageID) ([]EventRecord, error) {
+	type row struct {
+		ID          string        `db:"id"`
+		Type        string        `db:"type"`
+		Body        []byte        `db:"body"`
+		Attempts    int           `db:"attempts"`
+		LastError   string        `db:"last_error"`
+		CreatedAt   int64         `db:"created_at"`
+		DeliveredAt sql.NullInt64 `db:"delivered_at"`
+	}
+	var rows []row
+	if err := s.r.SelectContext(ctx, &rows, s.r.Rebind(`SELECT id, type, body, attempts, last_error, created_at, delivered_at FROM events WHERE message_id = ? ORDER BY seq`), id); err != nil {
+		return nil, classify(err)
+	}
+	out := make([]EventRecord, len(rows))
+	for i, r := range rows {
+		out[i] = EventRecord{ID: r.ID, Type: r.Type, Body: r.Body, Attempts: r.Attempts, LastError: r.LastError, CreatedAt: fromMicros(r.CreatedAt)}
+		if r.DeliveredAt.Valid {
+			out[i].DeliveredAt = fromMicros(r.DeliveredAt.Int64)
+		}
+	}
+	return out, nil
+}
+
+// PendingEvents counts undelivered events (metrics, readiness, tests).
+func (s *Store) PendingEvents(ctx context.Context) (int, error) {
+	var n int
+	err := s.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM events WHERE delivered_at IS NULL`)
+	return n, classify(err)
+}

@@ -1,0 +1,177 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gateway/unify"
+)
+
+// JobKind names what a job does when it comes due.
+type JobKind string
+
+// Job kinds.
+const (
+	JobSend    JobKind = "send"     // ref: message id; take the message's next step
+	JobTimeout JobKind = "timeout"  // ref: attempt id; the step was not delivered in time
+	JobMOFlush JobKind = "mo_flush" // ref: fragment group; give up waiting for missing parts
+)
+
+// Job is a unit of work that comes due at RunAt. At most one job exists per
+// (Kind, Ref), which is what makes a timer fire once even with several
+// workers.
+type Job struct {
+	ID    int64     `db:"id"`
+	Kind  JobKind   `db:"kind"`
+	Ref   string    `db:"ref"`
+	RunAt time.Time `db:"-"`
+	Tries int       `db:"tries"`
+}
+
+// AddJob schedules a job, or moves an existing one with the same kind and
+// ref to runAt.
+func (t *Tx) AddJob(kind JobKind, ref string, runAt time.Time) error {
+	_, err := t.exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)
+		ON CONFLICT (kind, ref) DO UPDATE SET run_at = excluded.run_at, lease_owner = '', lease_until = 0`,
+		kind, ref, micros(runAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: add job: %w", err)
+	}
+	return nil
+}
+
+// DeleteJob removes a job (done, or no longer needed).
+func (t *Tx) DeleteJob(kind JobKind, ref string) error {
+	if _, err := t.exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, kind, ref); err != nil {
+		return fmt.Errorf("sqlstore: delete job: %w", err)
+	}
+	return nil
+}
+
+// CompleteJob removes a claimed job, but only while the caller still holds
+// its lease: a job re-leased by another worker after ours expired is theirs.
+func (t *Tx) CompleteJob(j Job, owner string) error {
+	if _, err := t.exec(`DELETE FROM jobs WHERE id = ? AND lease_owner = ?`, j.ID, owner); err != nil {
+		return fmt.Errorf("sqlstore: complete job: %w", err)
+	}
+	return nil
+}
+
+// RetryJob releases a claimed job to run again at runAt.
+func (s *Store) RetryJob(ctx context.Context, j Job, owner string, runAt time.Time, reason string) error {
+	_, err := s.w.ExecContext(ctx, s.w.Rebind(`UPDATE jobs SET run_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ? AND lease_owner = ?`),
+		micros(runAt), truncate(reason, 500), j.ID, owner)
+	if err != nil {
+		return classify(fmt.Errorf("sqlstore: retry job: %w", err))
+	}
+	return nil
+}
+
+// ClaimJobs leases up to limit due jobs of the given kinds to owner until
+// leaseUntil. Claiming send jobs also moves their messages from accepted to
+// sending, in the same statement batch, so the API shows progress without a
+// write per message.
+func (s *Store) ClaimJobs(ctx context.Context, owner string, kinds []JobKind, now, leaseUntil time.Time, limit int) ([]Job, error) {
+	if len(kinds) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(kinds)), ",")
+	args := []any{owner, micros(leaseUntil)}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	args = append(args, micros(now), micros(now), limit)
+	skip := ""
+	if s.dialect == Postgres {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	q := `UPDATE jobs SET lease_owner = ?, lease_until = ?, tries = tries + 1
+		WHERE id IN (SELECT id FROM jobs WHERE kind IN (` + ph + `) AND run_at <= ? AND lease_until <= ? ORDER BY run_at LIMIT ?` + skip + `)
+		RETURNING id, kind, ref, run_at, tries`
+	var jobs []Job
+	err := s.InTx(ctx, func(t *Tx) error {
+		rows, err := t.tx.QueryxContext(ctx, t.tx.Rebind(q), args...)
+		if err != nil {
+			return classify(fmt.Errorf("sqlstore: claim jobs: %w", err))
+		}
+		defer rows.Close()
+		var sends []any
+		for rows.Next() {
+			var j Job
+			var runAt int64
+			if err := rows.Scan(&j.ID, &j.Kind, &j.Ref, &runAt, &j.Tries); err != nil {
+				return fmt.Errorf("sqlstore: claim jobs: %w", err)
+			}
+			j.RunAt = fromMicros(runAt)
+			jobs = append(jobs, j)
+			if j.Kind == JobSend {
+				sends = append(sends, j.Ref)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return classify(fmt.Errorf("sqlstore: claim jobs: %w", err))
+		}
+		rows.Close()
+		if len(sends) > 0 {
+			ph := strings.TrimSuffix(strings.Repeat("?,", len(sends)), ",")
+			args := append([]any{unify.StatusSending, micros(now)}, sends...)
+			args = append(args, unify.StatusAccepted)
+			if _, err := t.exec(`UPDATE messages SET status = ?, updated_at = ? WHERE id IN (`+ph+`) AND status = ?`, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// ReleaseLeases frees every lease. A single-node gateway calls it at start:
+// leases left by a killed process would otherwise delay its work until they
+// expire. (Several nodes on PostgreSQL rely on expiry instead.)
+func (s *Store) ReleaseLeases(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE lease_until <> 0`)
+	if err == nil {
+		_, err = s.w.ExecContext(ctx, `UPDATE events SET lease_owner = '', lease_until = 0 WHERE lease_until <> 0 AND delivered_at IS NULL`)
+	}
+	return classify(err)
+}
+
+// NextJobAt returns when the earliest job of the given kinds comes due, so a
+// worker can sleep until then; ok is false when there is none.
+func (s *Store) NextJobAt(ctx context.Context, kinds []JobKind) (time.Time, bool, error) {
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(kinds)), ",")
+	args := make([]any, 0, len(kinds))
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	var at sql.NullInt64
+	err := s.r.GetContext(ctx, &at, s.r.Rebind(`SELECT MIN(CASE WHEN lease_until > run_at THEN lease_until ELSE run_at END) FROM jobs WHERE kind IN (`+ph+`)`), args...)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, classify(err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(at.Int64), true, nil
+}
+
+// CountJobs counts jobs by kind (metrics, tests).
+func (s *Store) CountJobs(ctx context.Context, kind JobKind) (int, error) {
+	var n int
+	err := s.r.GetContext(ctx, &n, s.r.Rebind(`SELECT COUNT(*) FROM jobs WHERE kind = ?`), kind)
+	return n, classify(err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,304 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"gateway/unify"
+)
+
+type messageRow struct {
+	ID             string `db:"id"`
+	To             string `db:"to_number"`
+	Sender         string `db:"sender"`
+	Policy         string `db:"policy"`
+	ConversationID string `db:"conversation_id"`
+	ClientRef      string `db:"client_ref"`
+	ContentKey     string `db:"content_key"`
+	Content        []byte `db:"content"`
+	Status         string `db:"status"`
+	Channel        string `db:"channel"`
+	Carrier        string `db:"carrier"`
+	Error          string `db:"error"`
+	CreatedAt      int64  `db:"created_at"`
+	UpdatedAt      int64  `db:"updated_at"`
+}
+
+type attemptRow struct {
+	ID        string `db:"id"`
+	MessageID string `db:"message_id"`
+	Step      int    `db:"step"`
+	Channel   string `db:"channel"`
+	Carrier   string `db:"carrier"`
+	Status    string `db:"status"`
+	Segments  int    `db:"segments"`
+	Error     string `db:"error"`
+	CreatedAt int64  `db:"created_at"`
+	UpdatedAt int64  `db:"updated_at"`
+}
+
+type partRow struct {
+	AttemptID string `db:"attempt_id"`
+	Seq       int    `db:"seq"`
+	Carrier   string `db:"carrier"`
+	ExtID     string `db:"ext_id"`
+	ExtRaw    string `db:"ext_raw"`
+	ExtDec    string `db:"ext_dec"`
+	ExtHex    string `db:"ext_hex"`
+	Status    string `db:"status"`
+	Error     string `db:"error"`
+}
+
+const messageCols = `id, to_number, sender, policy, conversation_id, client_ref, content_key, content, status, channel, carrier, error, created_at, updated_at`
+
+// InsertMessage stores a newly accepted message.
+func (t *Tx) InsertMessage(m *unify.Message) error {
+	body, err := json.Marshal(m.Content)
+	if err != nil {
+		return fmt.Errorf("sqlstore: encode content: %w", err)
+	}
+	key, sealed, err := t.s.sealer.Seal(body)
+	if err != nil {
+		return fmt.Errorf("sqlstore: seal content: %w", err)
+	}
+	_, err = t.exec(`INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		m.ID, m.To, m.From, m.Policy, m.ConversationID, m.ClientRef, key, sealed,
+		m.Status, m.Channel, m.Carrier, m.Error, micros(m.CreatedAt), micros(m.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: insert message: %w", err)
+	}
+	return nil
+}
+
+// Message reads a message with its attempts and parts inside the transaction,
+// locking it on PostgreSQL. It returns a not_found *unify.Error when unknown.
+func (t *Tx) Message(id unify.MessageID) (*unify.Message, error) {
+	var row messageRow
+	if err := t.get(&row, `SELECT `+messageCols+` FROM messages WHERE id = ?`+t.forUpdate(), id); err != nil {
+		return nil, notFound(err, "message", string(id))
+	}
+	return t.s.assemble(t.ctx, t.tx, row)
+}
+
+// Message reads a message with its attempts and parts.
+func (s *Store) Message(ctx context.Context, id unify.MessageID) (*unify.Message, error) {
+	var row messageRow
+	if err := s.r.GetContext(ctx, &row, s.r.Rebind(`SELECT `+messageCols+` FROM messages WHERE id = ?`), id); err != nil {
+		return nil, notFound(err, "message", string(id))
+	}
+	return s.assemble(ctx, s.r, row)
+}
+
+func notFound(err error, what, id string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return &unify.Error{Code: unify.CodeNotFound, Message: fmt.Sprintf("no %s %q", what, id)}
+	}
+	return classify(fmt.Errorf("sqlstore: read %s: %w", what, err))
+}
+
+func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row messageRow) (*unify.Message, error) {
+	m := &unify.Message{
+		ID: unify.MessageID(row.ID), To: row.To, From: row.Sender, Policy: row.Policy,
+		ConversationID: row.ConversationID, ClientRef: row.ClientRef,
+		Status: unify.Status(row.Status), Channel: unify.ChannelKind(row.Channel), Carrier: row.Carrier,
+		Error: row.Error, CreatedAt: fromMicros(row.CreatedAt), UpdatedAt: fromMicros(row.UpdatedAt),
+		Attempts: []unify.Attempt{},
+	}
+	if row.Content != nil {
+		plain, err := s.sealer.Open(row.ContentKey, row.Content)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: open content of %s: %w", row.ID, err)
+		}
+		if err := json.Unmarshal(plain, &m.Content); err != nil {
+			return nil, fmt.Errorf("sqlstore: decode content of %s: %w", row.ID, err)
+		}
+	}
+	var attempts []attemptRow
+	if err := sqlx.SelectContext(ctx, q, &attempts, s.w.Rebind(`SELECT * FROM attempts WHERE message_id = ? ORDER BY created_at, step`), row.ID); err != nil {
+		return nil, classify(fmt.Errorf("sqlstore: read attempts: %w", err))
+	}
+	var parts []partRow
+	if len(attempts) > 0 {
+		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT p.* FROM parts p JOIN attempts a ON a.id = p.attempt_id WHERE a.message_id = ? ORDER BY p.attempt_id, p.seq`), row.ID); err != nil {
+			return nil, classify(fmt.Errorf("sqlstore: read parts: %w", err))
+		}
+	}
+	for _, a := range attempts {
+		att := unify.Attempt{
+			ID: unify.AttemptID(a.ID), MessageID: m.ID, Step: a.Step, Channel: unify.ChannelKind(a.Channel),
+			Carrier: a.Carrier, Status: unify.Status(a.Status), Segments: a.Segments, Error: a.Error,
+			At: fromMicros(a.UpdatedAt),
+		}
+		for _, p := range parts {
+			if p.AttemptID == a.ID {
+				att.Parts = append(att.Parts, unify.Part{Seq: p.Seq, Status: unify.Status(p.Status),
+					Ref: unify.ExternalRef{ID: p.ExtID, Raw: p.ExtRaw, Dec: p.ExtDec, Hex: p.ExtHex}})
+			}
+		}
+		m.Attempts = append(m.Attempts, att)
+	}
+	return m, nil
+}
+
+// UpdateMessage sets a message's status, current channel and carrier, and
+// error text.
+func (t *Tx) UpdateMessage(m *unify.Message, now time.Time) error {
+	_, err := t.exec(`UPDATE messages SET status = ?, channel = ?, carrier = ?, error = ?, updated_at = ? WHERE id = ?`,
+		m.Status, m.Channel, m.Carrier, m.Error, micros(now), m.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update message: %w", err)
+	}
+	return nil
+}
+
+// InsertAttempt stores a new attempt with its parts.
+func (t *Tx) InsertAttempt(a *unify.Attempt, now time.Time) error {
+	_, err := t.exec(`INSERT INTO attempts (id, message_id, step, channel, carrier, status, segments, error, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		a.ID, a.MessageID, a.Step, a.Channel, a.Carrier, a.Status, a.Segments, a.Error, micros(now), micros(now))
+	if err != nil {
+		return fmt.Errorf("sqlstore: insert attempt: %w", err)
+	}
+	for _, p := range a.Parts {
+		_, err := t.exec(`INSERT INTO parts (attempt_id, seq, carrier, ext_id, ext_raw, ext_dec, ext_hex, status) VALUES (?,?,?,?,?,?,?,?)`,
+			a.ID, p.Seq, a.Carrier, p.Ref.ID, p.Ref.Raw, p.Ref.Dec, p.Ref.Hex, p.Status)
+		if err != nil {
+			return fmt.Errorf("sqlstore: insert part: %w", err)
+		}
+	}
+	return nil
+}
+
+// UpdateAttempt sets an attempt's status and error text.
+func (t *Tx) UpdateAttempt(a *unify.Attempt, now time.Time) error {
+	_, err := t.exec(`UPDATE attempts SET status = ?, error = ?, segments = ?, updated_at = ? WHERE id = ?`,
+		a.Status, a.Error, a.Segments, micros(now), a.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update attempt: %w", err)
+	}
+	return nil
+}
+
+// UpdatePart sets the status of one part of an attempt.
+func (t *Tx) UpdatePart(attempt unify.AttemptID, seq int, status unify.Status, errText string) error {
+	_, err := t.exec(`UPDATE parts SET status = ?, error = ? WHERE attempt_id = ? AND seq = ?`, status, errText, attempt, seq)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update part: %w", err)
+	}
+	return nil
+}
+
+// PartMatch is a part found by a receipt.
+type PartMatch struct {
+	AttemptID unify.AttemptID
+	MessageID unify.MessageID
+	Seq       int
+}
+
+// FindPart finds the part a receipt names on a carrier. An exact match of the
+// id wins over a match by numeric value (a decimal receipt id for a
+// hexadecimal submit id or the reverse); among equals the newest part wins,
+// since SMSCs recycle ids.
+func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, error) {
+	type hit struct {
+		AttemptID string `db:"attempt_id"`
+		MessageID string `db:"message_id"`
+		Seq       int    `db:"seq"`
+		Exact     int    `db:"exact"`
+	}
+	var hits []hit
+	// Cross matching only: a decimal receipt id against a hexadecimal submit
+	// id and the reverse. Same-base equality is already the exact match.
+	q := `SELECT p.attempt_id, a.message_id, p.seq, CASE WHEN p.ext_raw = ? THEN 1 ELSE 0 END AS exact
+		FROM parts p JOIN attempts a ON a.id = p.attempt_id
+		WHERE p.carrier = ? AND (p.ext_raw = ?`
+	args := []any{ref.Raw, carrier, ref.Raw}
+	if ref.Dec != "" {
+		q += ` OR p.ext_hex = ?`
+		args = append(args, ref.Dec)
+	}
+	if ref.Hex != "" {
+		q += ` OR p.ext_dec = ?`
+		args = append(args, ref.Hex)
+	}
+	q += `) ORDER BY exact DESC, a.created_at DESC LIMIT 1`
+	if err := t.sel(&hits, q, args...); err != nil {
+		return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part: %w", err))
+	}
+	if len(hits) == 0 {
+		return PartMatch{}, false, nil
+	}
+	h := hits[0]
+	return PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(h.MessageID), Seq: h.Seq}, true, nil
+}
+
+// AddOrphanReceipt keeps a receipt whose part is not known yet.
+func (t *Tx) AddOrphanReceipt(r unify.Receipt) error {
+	_, err := t.exec(`INSERT INTO orphan_receipts (carrier, ext_raw, ext_dec, ext_hex, status, error, at) VALUES (?,?,?,?,?,?,?)`,
+		r.Carrier, r.Ref.Raw, r.Ref.Dec, r.Ref.Hex, r.Status, r.Error, micros(r.At))
+	if err != nil {
+		return fmt.Errorf("sqlstore: insert orphan receipt: %w", err)
+	}
+	return nil
+}
+
+// TakeOrphanReceipts removes and returns the orphan receipts that name ref.
+func (t *Tx) TakeOrphanReceipts(carrier string, ref unify.ExternalRef) ([]unify.Receipt, error) {
+	type row struct {
+		ID     int64  `db:"id"`
+		Raw    string `db:"ext_raw"`
+		Dec    string `db:"ext_dec"`
+		Hex    string `db:"ext_hex"`
+		Status string `db:"status"`
+		Error  string `db:"error"`
+		At     int64  `db:"at"`
+	}
+	q := `SELECT id, ext_raw, ext_dec, ext_hex, status, error, at FROM orphan_receipts WHERE carrier = ? AND (ext_raw = ?`
+	args := []any{carrier, ref.Raw}
+	if ref.Hex != "" {
+		q += ` OR ext_dec = ?`
+		args = append(args, ref.Hex)
+	}
+	if ref.Dec != "" {
+		q += ` OR ext_hex = ?`
+		args = append(args, ref.Dec)
+	}
+	q += `) ORDER BY id`
+	var rows []row
+	if err := t.sel(&rows, q, args...); err != nil {
+		return nil, classify(fmt.Errorf("sqlstore: read orphan receipts: %w", err))
+	}
+	out := make([]unify.Receipt, 0, len(rows))
+	for _, r := range rows {
+		if _, err := t.exec(`DELETE FROM orphan_receipts WHERE id = ?`, r.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, unify.Receipt{Carrier: carrier, Status: unify.Status(r.Status), Error: r.Error, At: fromMicros(r.At),
+			Ref: unify.ExternalRef{Raw: r.Raw, Dec: r.Dec, Hex: r.Hex}})
+	}
+	return out, nil
+}
+
+// HasOrphanReceipts reports whether any receipt waits for its part; the
+// reconciliation query is skipped when none does, which is almost always.
+func (t *Tx) HasOrphanReceipts() (bool, error) {
+	var n int
+	if err := t.get(&n, `SELECT COUNT(*) FROM (SELECT 1 FROM orphan_receipts LIMIT 1) x`); err != nil {
+		return false, classify(err)
+	}
+	return n > 0, nil
+}
+
+// AttemptMessageID returns the message an attempt belongs to.
+func (t *Tx) AttemptMessageID(id unify.AttemptID) (unify.MessageID, error) {
+	var mid string
+	if err := t.get(&mid, `SELECT message_id FROM attempts WHERE id = ?`, id); err != nil {
+		return "", notFound(err, "attempt", string(id))
+	}
+	return unify.MessageID(mid), nil
+}

@@ -1,0 +1,264 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"
+	"github.com/pressly/goose/v3"
+
+	"gateway/unify"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names the database engine.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Sealer protects content at rest. The store calls Seal before writing a
+// message body or an inbound text and Open after reading one; KeyID is kept
+// beside each row so keys can be rotated.
+type Sealer interface {
+	Seal(plain []byte) (keyID string, sealed []byte, err error)
+	Open(keyID string, sealed []byte) ([]byte, error)
+}
+
+// PlainSealer stores content as it is (encryption off).
+type PlainSealer struct{}
+
+// Seal returns plain unchanged.
+func (PlainSealer) Seal(plain []byte) (string, []byte, error) { return "", plain, nil }
+
+// Open returns sealed unchanged; it refuses rows sealed under a key.
+func (PlainSealer) Open(keyID string, sealed []byte) ([]byte, error) {
+	if keyID != "" {
+		return nil, fmt.Errorf("sqlstore: content sealed with key %q but encryption is off", keyID)
+	}
+	return sealed, nil
+}
+
+// Options tune a Store.
+type Options struct {
+	Sealer Sealer // default PlainSealer
+	// ReadConns is the size of the read pool (SQLite) or of the whole pool
+	// (PostgreSQL). Default 4 and 16.
+	ReadConns int
+}
+
+// Store is the SQL store. Writes go through one connection on SQLite (it has
+// one writer anyway; a single connection avoids SQLITE_BUSY between our own
+// goroutines) and through the pool on PostgreSQL.
+type Store struct {
+	dialect Dialect
+	w       *sqlx.DB // writes (and reads inside transactions)
+	r       *sqlx.DB // reads outside transactions
+	sealer  Sealer
+}
+
+// Open connects to dsn: "sqlite:PATH" (the directory is created) or
+// "postgres://…". It does not migrate: call Migrate.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.Sealer == nil {
+		opts.Sealer = PlainSealer{}
+	}
+	s := &Store{sealer: opts.Sealer}
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		path = strings.TrimPrefix(path, "//")
+		if path == "" {
+			return nil, errors.New("sqlstore: empty sqlite path")
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("sqlstore: %w", err)
+			}
+		}
+		// synchronous=NORMAL in WAL mode survives a crash of the process (the
+		// promise behind a 202 is kill -9, not a power cut) at a fraction of
+		// FULL's cost. _txlock=immediate takes the write lock at BEGIN, so a
+		// transaction never fails half-way on a lock upgrade.
+		q := "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+		w, err := sqlx.Open("sqlite3", "file:"+path+q)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetMaxIdleConns(1)
+		r, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&mode=ro")
+		if err != nil {
+			_ = w.Close()
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+		n := opts.ReadConns
+		if n <= 0 {
+			n = 4
+		}
+		r.SetMaxOpenConns(n)
+		r.SetMaxIdleConns(n)
+		s.dialect, s.w, s.r = SQLite, w, r
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db, err := sqlx.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+		n := opts.ReadConns
+		if n <= 0 {
+			n = 16
+		}
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+		db = sqlx.NewDb(db.DB, "postgres") // Rebind to $n
+		s.dialect, s.w, s.r = Postgres, db, db
+	default:
+		return nil, fmt.Errorf("sqlstore: unsupported database %q (want sqlite:PATH or postgres://…)", redact(dsn))
+	}
+	if err := s.w.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlstore: connect: %w", err)
+	}
+	return s, nil
+}
+
+// redact hides a password in a DSN before it reaches an error message.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+// Dialect reports the engine in use.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.w.PingContext(ctx) }
+
+// Migrate applies the embedded migrations of the store's dialect.
+func (s *Store) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	gd := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		gd = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gd, s.w.DB, sub)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// Tx is one transaction. Its methods are the only way the core changes state,
+// so that a state change and the jobs and events it causes commit together.
+type Tx struct {
+	tx     *sqlx.Tx
+	s      *Store
+	ctx context.Context
+}
+
+// InTx runs fn in a transaction and commits it when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return classify(fmt.Errorf("sqlstore: begin: %w", err))
+	}
+	t := &Tx{tx: tx, s: s, ctx: ctx}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return classify(fmt.Errorf("sqlstore: commit: %w", err))
+	}
+	return nil
+}
+
+// classify turns errors that mean "the database cannot take writes right now"
+// (disk full, locked, gone) into unify's unavailable code, so the API answers
+// 503 and callers retry instead of treating it as a bug.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range []string{"database or disk is full", "disk I/O error", "database is locked", "connection refused", "bad connection", "too many clients"} {
+		if strings.Contains(msg, s) {
+			return &unify.Error{Code: unify.CodeUnavailable, Message: "the store cannot take writes right now", Err: err}
+		}
+	}
+	return err
+}
+
+// Context is the context the transaction runs under.
+func (t *Tx) Context() context.Context { return t.ctx }
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(t.ctx, t.tx.Rebind(q), args...)
+	return res, classify(err)
+}
+
+func (t *Tx) get(dst any, q string, args ...any) error {
+	return t.tx.GetContext(t.ctx, dst, t.tx.Rebind(q), args...)
+}
+
+func (t *Tx) sel(dst any, q string, args ...any) error {
+	return t.tx.SelectContext(t.ctx, dst, t.tx.Rebind(q), args...)
+}
+
+// forUpdate is appended to reads that a transaction goes on to change, so
+// that two PostgreSQL instances serialize on the row (SQLite has one writer).
+func (t *Tx) forUpdate() string {
+	if t.s.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
