@@ -264,4 +264,3 @@ func (s *Service) setStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status, 
 	s.metrics.status.WithLabelValues(string(m.Channel), string(st)).Inc()
 	return true, nil
 }
-

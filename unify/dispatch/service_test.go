@@ -271,8 +271,8 @@ func TestInboundRouting(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", ConversationID: "thread-42", Content: unify.Content{
-		Text: "Pick one",
-		Media: &unify.Media{URL: "https://cdn.example/a.jpg", MimeType: "image/jpeg"},
+		Text:        "Pick one",
+		Media:       &unify.Media{URL: "https://cdn.example/a.jpg", MimeType: "image/jpeg"},
 		Suggestions: []unify.Suggestion{{Type: unify.SuggestReply, Text: "Track", Postback: "track"}, {Type: unify.SuggestReply, Text: "Cancel", Postback: "cancel"}},
 	}})
 	b.waitStatus(t, m.ID, unify.StatusSent)

@@ -186,8 +186,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 // Tx is one transaction. Its methods are the only way the core changes state,
 // so that a state change and the jobs and events it causes commit together.
 type Tx struct {
-	tx     *sqlx.Tx
-	s      *Store
+	tx  *sqlx.Tx
+	s   *Store
 	ctx context.Context
 }
 
