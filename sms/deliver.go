@@ -85,7 +85,7 @@ func ReceiptOf(d smpp.Deliver) (unify.Receipt, error) {
 	k := dlr.KeysOf(r.ID)
 	out := unify.Receipt{
 		Channel: unify.ChannelSMS, Carrier: d.Carrier, At: d.ReceivedAt,
-		Ref: unify.ExternalRef{ID: r.ID, Raw: k.Raw, Dec: k.Dec, Hex: k.Hex},
+		Ref:    unify.ExternalRef{ID: r.ID, Raw: k.Raw, Dec: k.Dec, Hex: k.Hex},
 		Status: receiptStatus(r.State),
 	}
 	if out.Status == unify.StatusFailed {
