@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `go run ./cmd/gateway` (the demo) and
+# `make test` (everything CI checks).
+GO      ?= go
+PKGS    ?= ./...
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test lint fmt-check vet staticcheck unit fuzz bench build
+
+test: lint unit
+
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(STATICCHECK) $(PKGS)
+
+# -race everywhere; fuzz targets run their committed seeds as ordinary tests.
+unit:
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# A short fuzzing run of every fuzz target (not part of `make test`).
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg || exit 1; \
+	  done; \
+	done
+
+build:
+	$(GO) build -o bin/ ./cmd/...
