@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gateway/carriers/sim"
+	"gateway/cmd/gateway/config"
+)
+
+// BenchmarkAcceptToSubmitted measures messages per second from POST
+// /v1/messages to submit_sm acknowledged by the SMSC, on SQLite, with 32
+// concurrent API clients, receipts and events on:
+//
+//	go test -run '^$' -bench AcceptToSubmitted -benchtime 5000x ./cmd/gateway/
+func BenchmarkAcceptToSubmitted(b *testing.B) {
+	smsc := sim.New(sim.Config{SMPPAddr: "127.0.0.1:0", SystemID: "gw", Password: "secret", AutoReceipts: true})
+	if err := smsc.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer smsc.Close()
+	hook := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	hookAddr := serveOnFreePort(b, hook)
+	defer hook.Close()
+
+	yaml := fmt.Sprintf(`
+listen: 127.0.0.1:0
+database: sqlite:%s
+api_keys: [{name: bench, key: bench-key-0123456789}]
+webhook: {url: "http://%s/events", secret: s}
+senders: [{name: acme, sms_source: ACME}]
+carriers:
+  - name: sim
+    prefixes: ["+33"]
+    smpp: {address: "%s", system_id: gw, password: secret, binds: 1, tps: 100000, window: 256}
+privacy: {encryption: "off"}
+`, filepath.Join(b.TempDir(), "gw.db"), hookAddr, smsc.SMPPAddr())
+	cfg, err := config.Parse([]byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, err := wire(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() { served <- g.serve(ctx, func(a string) { addrc <- a }) }()
+	url := "http://" + <-addrc + "/v1/messages"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				body := fmt.Sprintf(`{"to":"+33612345678","from":"acme","content":{"text":"bench %d"}}`, i)
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+				req.Header.Set("Authorization", "Bearer bench-key-0123456789")
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	for smsc.Stats().Accepted < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "submitted/s")
+	cancel()
+	<-served
+}
+
+func serveOnFreePort(b *testing.B, srv *http.Server) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return ln.Addr().String()
+}
