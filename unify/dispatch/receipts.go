@@ -36,7 +36,7 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 }
 
 func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.PartMatch, now time.Time) error {
-	m, err := tx.Message(match.MessageID)
+	m, err := tx.MessageState(match.MessageID)
 	if err != nil {
 		return err
 	}

@@ -216,7 +216,7 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		}
 	}
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		cur, err := tx.Message(m.ID)
+		cur, err := tx.MessageState(m.ID)
 		if err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *uni
 		reason = "no carrier serves " + m.To
 	}
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		cur, err := tx.Message(m.ID)
+		cur, err := tx.MessageState(m.ID)
 		if err != nil {
 			return err
 		}
@@ -364,7 +364,7 @@ func (s *Service) attemptMessage(tx *sqlstore.Tx, id unify.AttemptID) (*unify.Me
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := tx.Message(mid)
+	m, err := tx.MessageState(mid)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,9 +21,10 @@ func (t *Tx) AddEvent(e unify.OutboxEvent, messageID unify.MessageID) error {
 	return nil
 }
 
-// claimScan bounds how many pending events one claim looks at: enough to
-// find work behind a few keys that are waiting out a back-off.
-const claimScan = 2000
+// claimScan bounds how many pending events one claim looks at, per event it
+// may claim: enough to find work behind keys that wait out a back-off
+// without reading the whole backlog on every poll.
+const claimScan = 8
 
 // ClaimEvents leases up to limit due events to owner, each the oldest
 // undelivered event of its key, so that events of one message are delivered
@@ -50,8 +51,9 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 			}
 		}
 		var rows []row
-		if err := t.sel(&rows, `SELECT seq, id, key, type, body, attempts, next_at, lease_until, created_at
-			FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, claimScan); err != nil {
+		// Bodies are read only for the events chosen below.
+		if err := t.sel(&rows, `SELECT seq, id, key, type, attempts, next_at, lease_until, created_at
+			FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, claimScan*limit); err != nil {
 			return classify(fmt.Errorf("sqlstore: scan events: %w", err))
 		}
 		seen := make(map[string]bool, len(rows))
@@ -75,6 +77,20 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 			return nil
 		}
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")
+		var bodies []struct {
+			ID   string `db:"id"`
+			Body []byte `db:"body"`
+		}
+		if err := t.sel(&bodies, `SELECT id, body FROM events WHERE seq IN (`+ph+`)`, seqs...); err != nil {
+			return classify(fmt.Errorf("sqlstore: read events: %w", err))
+		}
+		byID := make(map[string][]byte, len(bodies))
+		for _, b := range bodies {
+			byID[b.ID] = b.Body
+		}
+		for i := range out {
+			out[i].Body = byID[out[i].ID]
+		}
 		_, err := t.exec(`UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq IN (`+ph+`)`,
 			append([]any{owner, micros(leaseUntil)}, seqs...)...)
 		return err
@@ -84,15 +100,13 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 
 // EventDelivered marks an event delivered.
 func (s *Store) EventDelivered(ctx context.Context, id string, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, s.w.Rebind(`UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = '' WHERE id = ?`), micros(at), id)
-	return classify(err)
+	return s.exec(ctx, `UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = '' WHERE id = ?`, micros(at), id)
 }
 
 // EventFailed records a failed delivery and when to try again.
 func (s *Store) EventFailed(ctx context.Context, id string, errText string, nextAt time.Time) error {
-	_, err := s.w.ExecContext(ctx, s.w.Rebind(`UPDATE events SET attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ?`),
+	return s.exec(ctx, `UPDATE events SET attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ?`,
 		micros(nextAt), truncate(errText, 500), id)
-	return classify(err)
 }
 
 // EventRecord is an event as the UI and the tests see it.

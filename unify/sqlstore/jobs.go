@@ -63,12 +63,8 @@ func (t *Tx) CompleteJob(j Job, owner string) error {
 
 // RetryJob releases a claimed job to run again at runAt.
 func (s *Store) RetryJob(ctx context.Context, j Job, owner string, runAt time.Time, reason string) error {
-	_, err := s.w.ExecContext(ctx, s.w.Rebind(`UPDATE jobs SET run_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ? AND lease_owner = ?`),
+	return s.exec(ctx, `UPDATE jobs SET run_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ? AND lease_owner = ?`,
 		micros(runAt), truncate(reason, 500), j.ID, owner)
-	if err != nil {
-		return classify(fmt.Errorf("sqlstore: retry job: %w", err))
-	}
-	return nil
 }
 
 // ClaimJobs leases up to limit due jobs of the given kinds to owner until
@@ -136,11 +132,13 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, kinds []JobKind, no
 // leases left by a killed process would otherwise delay its work until they
 // expire. (Several nodes on PostgreSQL rely on expiry instead.)
 func (s *Store) ReleaseLeases(ctx context.Context) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE lease_until <> 0`)
-	if err == nil {
-		_, err = s.w.ExecContext(ctx, `UPDATE events SET lease_owner = '', lease_until = 0 WHERE lease_until <> 0 AND delivered_at IS NULL`)
-	}
-	return classify(err)
+	return s.InTx(ctx, func(t *Tx) error {
+		if _, err := t.exec(`UPDATE jobs SET lease_owner = '', lease_until = 0 WHERE lease_until <> 0`); err != nil {
+			return err
+		}
+		_, err := t.exec(`UPDATE events SET lease_owner = '', lease_until = 0 WHERE lease_until <> 0 AND delivered_at IS NULL`)
+		return err
+	})
 }
 
 // NextJobAt returns when the earliest job of the given kinds comes due, so a

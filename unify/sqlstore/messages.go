@@ -55,7 +55,10 @@ type partRow struct {
 	Error     string `db:"error"`
 }
 
-const messageCols = `id, to_number, sender, policy, conversation_id, client_ref, content_key, content, status, channel, carrier, error, created_at, updated_at`
+const (
+	messageCols = `id, to_number, sender, policy, conversation_id, client_ref, content_key, content, status, channel, carrier, error, created_at, updated_at`
+	stateCols   = `id, to_number, sender, policy, conversation_id, client_ref, status, channel, carrier, error, created_at, updated_at`
+)
 
 // InsertMessage stores a newly accepted message.
 func (t *Tx) InsertMessage(m *unify.Message) error {
@@ -81,6 +84,16 @@ func (t *Tx) InsertMessage(m *unify.Message) error {
 func (t *Tx) Message(id unify.MessageID) (*unify.Message, error) {
 	var row messageRow
 	if err := t.get(&row, `SELECT `+messageCols+` FROM messages WHERE id = ?`+t.forUpdate(), id); err != nil {
+		return nil, notFound(err, "message", string(id))
+	}
+	return t.s.assemble(t.ctx, t.tx, row)
+}
+
+// MessageState is Message without the content: what status changes need,
+// without reading and opening the body on every receipt.
+func (t *Tx) MessageState(id unify.MessageID) (*unify.Message, error) {
+	var row messageRow
+	if err := t.get(&row, `SELECT `+stateCols+` FROM messages WHERE id = ?`+t.forUpdate(), id); err != nil {
 		return nil, notFound(err, "message", string(id))
 	}
 	return t.s.assemble(t.ctx, t.tx, row)
@@ -205,36 +218,36 @@ type PartMatch struct {
 // hexadecimal submit id or the reverse); among equals the newest part wins,
 // since SMSCs recycle ids.
 func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, error) {
-	type hit struct {
-		AttemptID string `db:"attempt_id"`
-		MessageID string `db:"message_id"`
-		Seq       int    `db:"seq"`
-		Exact     int    `db:"exact"`
-	}
-	var hits []hit
-	// Cross matching only: a decimal receipt id against a hexadecimal submit
-	// id and the reverse. Same-base equality is already the exact match.
-	q := `SELECT p.attempt_id, a.message_id, p.seq, CASE WHEN p.ext_raw = ? THEN 1 ELSE 0 END AS exact
-		FROM parts p JOIN attempts a ON a.id = p.attempt_id
-		WHERE p.carrier = ? AND (p.ext_raw = ?`
-	args := []any{ref.Raw, carrier, ref.Raw}
+	// One indexed lookup per form, in order of preference; almost every
+	// receipt is found by the first. (A single query OR-ing the three forms
+	// makes SQLite scan every part of the carrier.)
+	lookups := []struct{ col, val string }{{"ext_raw", ref.Raw}}
 	if ref.Dec != "" {
-		q += ` OR p.ext_hex = ?`
-		args = append(args, ref.Dec)
+		lookups = append(lookups, struct{ col, val string }{"ext_hex", ref.Dec}) // decimal receipt, hexadecimal submit id
 	}
 	if ref.Hex != "" {
-		q += ` OR p.ext_dec = ?`
-		args = append(args, ref.Hex)
+		lookups = append(lookups, struct{ col, val string }{"ext_dec", ref.Hex}) // hexadecimal receipt, decimal submit id
 	}
-	q += `) ORDER BY exact DESC, a.created_at DESC LIMIT 1`
-	if err := t.sel(&hits, q, args...); err != nil {
-		return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part: %w", err))
+	for _, l := range lookups {
+		if l.val == "" {
+			continue
+		}
+		var hits []struct {
+			AttemptID string `db:"attempt_id"`
+			MessageID string `db:"message_id"`
+			Seq       int    `db:"seq"`
+		}
+		q := `SELECT p.attempt_id, a.message_id, p.seq FROM parts p JOIN attempts a ON a.id = p.attempt_id
+			WHERE p.carrier = ? AND p.` + l.col + ` = ? AND p.` + l.col + ` <> '' ORDER BY a.created_at DESC LIMIT 1`
+		if err := t.sel(&hits, q, carrier, l.val); err != nil {
+			return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part: %w", err))
+		}
+		if len(hits) > 0 {
+			h := hits[0]
+			return PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(h.MessageID), Seq: h.Seq}, true, nil
+		}
 	}
-	if len(hits) == 0 {
-		return PartMatch{}, false, nil
-	}
-	h := hits[0]
-	return PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(h.MessageID), Seq: h.Seq}, true, nil
+	return PartMatch{}, false, nil
 }
 
 // AddOrphanReceipt keeps a receipt whose part is not known yet.

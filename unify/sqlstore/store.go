@@ -70,6 +70,7 @@ type Store struct {
 	w       *sqlx.DB // writes (and reads inside transactions)
 	r       *sqlx.DB // reads outside transactions
 	sealer  Sealer
+	batch   *batcher // group commit (SQLite); nil runs each transaction alone
 }
 
 // Open connects to dsn: "sqlite:PATH" (the directory is created) or
@@ -95,7 +96,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// promise behind a 202 is kill -9, not a power cut) at a fraction of
 		// FULL's cost. _txlock=immediate takes the write lock at BEGIN, so a
 		// transaction never fails half-way on a lock upgrade.
-		q := "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate"
+		q := "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_stmt_cache_size=128"
 		w, err := sqlx.Open("sqlite3", "file:"+path+q)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: %w", err)
@@ -103,7 +104,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		w.SetMaxOpenConns(1)
 		w.SetConnMaxLifetime(0)
 		w.SetMaxIdleConns(1)
-		r, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&mode=ro")
+		r, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&mode=ro&_stmt_cache_size=64")
 		if err != nil {
 			_ = w.Close()
 			return nil, fmt.Errorf("sqlstore: %w", err)
@@ -135,6 +136,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlstore: connect: %w", err)
 	}
+	if s.dialect == SQLite {
+		s.batch = newBatcher(s)
+	}
 	return s, nil
 }
 
@@ -153,6 +157,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 
 // Close closes the pools.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -191,8 +198,25 @@ type Tx struct {
 	ctx context.Context
 }
 
-// InTx runs fn in a transaction and commits it when fn returns nil.
+// InTx runs fn in a transaction and commits it when fn returns nil; when it
+// returns an error nothing fn did is kept. On SQLite fn may share its commit
+// with other callers' work (see batch.go), so fn must not call InTx itself.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
+	if s.batch != nil {
+		return s.batch.submit(ctx, fn)
+	}
+	return s.runTx(ctx, fn)
+}
+
+// exec runs one write statement as its own unit of work.
+func (s *Store) exec(ctx context.Context, q string, args ...any) error {
+	return s.InTx(ctx, func(t *Tx) error {
+		_, err := t.exec(q, args...)
+		return err
+	})
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(*Tx) error) error {
 	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return classify(fmt.Errorf("sqlstore: begin: %w", err))

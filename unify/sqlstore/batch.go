@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Group commit. SQLite has one writer and most of a small transaction's cost
+// is its commit, so the store runs the work of many concurrent InTx calls in
+// one transaction: each in its own savepoint (a failing one is rolled back
+// alone), one commit for all, and every caller learns its own outcome only
+// after that commit. Callers see ordinary transactions; throughput sees one
+// commit per batch.
+
+// maxBatch bounds how many units of work share a commit, so that one batch
+// never holds the write lock for long.
+const maxBatch = 256
+
+type txRequest struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+type batcher struct {
+	s     *Store
+	queue chan txRequest
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newBatcher(s *Store) *batcher {
+	b := &batcher{s: s, queue: make(chan txRequest, 4*maxBatch), stop: make(chan struct{})}
+	b.wg.Add(1)
+	go b.loop()
+	return b
+}
+
+func (b *batcher) close() {
+	close(b.stop)
+	b.wg.Wait()
+}
+
+func (b *batcher) submit(ctx context.Context, fn func(*Tx) error) error {
+	req := txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case b.queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.stop:
+		return fmt.Errorf("sqlstore: store closed")
+	}
+	// Once queued the work may be committed: wait for the outcome even if
+	// ctx ends, or a caller could report failure for something stored.
+	return <-req.done
+}
+
+func (b *batcher) loop() {
+	defer b.wg.Done()
+	batch := make([]txRequest, 0, maxBatch)
+	for {
+		select {
+		case <-b.stop:
+			for {
+				select {
+				case r := <-b.queue:
+					r.done <- fmt.Errorf("sqlstore: store closed")
+				default:
+					return
+				}
+			}
+		case r := <-b.queue:
+			batch = append(batch[:0], r)
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case r := <-b.queue:
+					batch = append(batch, r)
+				default:
+					break fill
+				}
+			}
+			b.run(batch)
+		}
+	}
+}
+
+func (b *batcher) run(batch []txRequest) {
+	errs := make([]error, len(batch))
+	if len(batch) == 1 {
+		errs[0] = b.s.runTx(batch[0].ctx, batch[0].fn)
+		batch[0].done <- errs[0]
+		return
+	}
+	// The batch runs under a context of its own: one caller's cancellation
+	// must not roll back the others' work.
+	ctx := context.Background()
+	commitErr := b.s.runTx(ctx, func(t *Tx) error {
+		for i, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				errs[i] = err
+				continue
+			}
+			if _, err := t.exec(`SAVEPOINT w`); err != nil {
+				return err
+			}
+			t.ctx = r.ctx
+			err := r.fn(t)
+			t.ctx = ctx
+			if err != nil {
+				errs[i] = err
+				if _, rerr := t.exec(`ROLLBACK TO SAVEPOINT w`); rerr != nil {
+					return rerr
+				}
+			}
+			if _, err := t.exec(`RELEASE SAVEPOINT w`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, r := range batch {
+		if commitErr != nil && errs[i] == nil {
+			errs[i] = commitErr
+		}
+		r.done <- errs[i]
+	}
+}
