@@ -46,24 +46,17 @@ func New(links map[string]Submitter, senders []unify.Sender, logger *slog.Logger
 // Kind is unify.ChannelSMS.
 func (c *Channel) Kind() unify.ChannelKind { return unify.ChannelSMS }
 
-// Rendering is what a message becomes as SMS.
-type Rendering struct {
-	Text     string
-	Encoding string
-	Segments int
-	Units    int
-}
-
 // Render writes m as SMS text and counts its segments. It sends nothing
 // (previews use it too).
-func (c *Channel) Render(m *unify.Message, p *unify.Policy) (Rendering, error) {
+func (c *Channel) Render(_ context.Context, m *unify.Message, p *unify.Policy) (unify.Rendering, error) {
+	r := unify.Rendering{Channel: unify.ChannelSMS, Protection: unify.ProtectionOf(unify.ChannelSMS, false)}
 	text := RenderText(&m.Content, p)
 	enc, segs, units := segment.Count(text)
+	r.SMS = &unify.SMSRendering{Text: text, Encoding: enc.String(), Segments: segs, Units: units}
 	if p != nil && p.SMS.MaxSegments > 0 && segs > p.SMS.MaxSegments {
-		return Rendering{}, &unify.SendError{Kind: unify.ErrInvalidContent,
-			Err: fmt.Errorf("sms: the text needs %d segments, the policy allows %d", segs, p.SMS.MaxSegments)}
+		r.Skipped = fmt.Sprintf("the text needs %d segments, the policy allows %d", segs, p.SMS.MaxSegments)
 	}
-	return Rendering{Text: text, Encoding: enc.String(), Segments: segs, Units: units}, nil
+	return r, nil
 }
 
 // Send submits every segment of the message over the carrier's link and
@@ -75,11 +68,14 @@ func (c *Channel) Send(ctx context.Context, m *unify.Message, a *unify.Attempt, 
 	if !ok {
 		return unify.SendResult{}, &unify.SendError{Kind: unify.ErrNotCapable, Err: fmt.Errorf("sms: carrier %s has no SMPP link", a.Carrier)}
 	}
-	r, err := c.Render(m, p)
+	r, err := c.Render(ctx, m, p)
 	if err != nil {
 		return unify.SendResult{}, err
 	}
-	plan, err := segment.Split(r.Text, concatRef(a.ID))
+	if r.Skipped != "" {
+		return unify.SendResult{}, &unify.SendError{Kind: unify.ErrInvalidContent, Err: fmt.Errorf("sms: %s", r.Skipped)}
+	}
+	plan, err := segment.Split(r.SMS.Text, concatRef(a.ID))
 	if err != nil {
 		return unify.SendResult{}, &unify.SendError{Kind: unify.ErrInvalidContent, Err: fmt.Errorf("sms: %w", err)}
 	}

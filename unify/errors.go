@@ -91,6 +91,9 @@ var (
 	ErrOptedOut = errors.New("opted out")
 	// ErrNoRoute: no carrier serves the number on this channel.
 	ErrNoRoute = errors.New("no route")
+	// ErrAlreadyDelivered: a revocation was refused because the message
+	// already reached the phone.
+	ErrAlreadyDelivered = errors.New("already delivered")
 )
 
 // SendError carries a send failure's kind (one of the Err* values above), the

@@ -17,11 +17,23 @@ import (
 // Channel carries one attempt of a message over one channel kind.
 type Channel interface {
 	Kind() unify.ChannelKind
+	// Render says what the channel would carry for m under policy p, without
+	// sending anything (previews). A message the channel cannot carry is a
+	// Rendering with Skipped set, not an error.
+	Render(ctx context.Context, m *unify.Message, p *unify.Policy) (unify.Rendering, error)
 	// Send submits the message to carrier and blocks until the carrier
 	// accepted or refused it. Failures are *unify.SendError of one of unify's
 	// kinds: throttled and temporary ones are retried later by the core,
 	// not capable / rejected / invalid content move on to the next step.
 	Send(ctx context.Context, m *unify.Message, a *unify.Attempt, p *unify.Policy) (unify.SendResult, error)
+}
+
+// Revoker is implemented by channels that can withdraw a message the phone
+// has not received yet (RCS). Revoke returns nil when the message is
+// withdrawn, an error wrapping unify.ErrAlreadyDelivered when it reached the
+// phone first, and any other error when the outcome is unknown.
+type Revoker interface {
+	Revoke(ctx context.Context, m *unify.Message, a *unify.Attempt) error
 }
 
 // Config configures a Service.

@@ -26,6 +26,9 @@ type fakeChannel struct {
 }
 
 func (f *fakeChannel) Kind() unify.ChannelKind { return f.kind }
+func (f *fakeChannel) Render(context.Context, *unify.Message, *unify.Policy) (unify.Rendering, error) {
+	return unify.Rendering{Channel: f.kind}, nil
+}
 func (f *fakeChannel) Send(_ context.Context, m *unify.Message, a *unify.Attempt, _ *unify.Policy) (unify.SendResult, error) {
 	f.calls.Add(1)
 	return f.SendFunc(m, a)
