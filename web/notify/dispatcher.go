@@ -1,0 +1,396 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gateway/unify"
+)
+
+// Store is what the dispatcher needs from the outbox. The SQL store
+// implements it; every method may be called from several goroutines at once.
+type Store interface {
+	// ClaimEvents returns up to limit events that are due (next attempt
+	// time ≤ now), each the oldest undelivered event of its key, leased to
+	// owner until leaseUntil so that another gateway instance does not send
+	// it at the same time. An event whose key has an older undelivered
+	// event, or that is leased to anyone until after now, is never
+	// returned. It returns no events and no error when nothing is due.
+	ClaimEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]unify.OutboxEvent, error)
+	// EventDelivered marks an event delivered, which makes the next event
+	// of its key eligible.
+	EventDelivered(ctx context.Context, id string, at time.Time) error
+	// EventFailed records a failed try (incrementing the event's attempts
+	// and keeping errText as its last error), releases the lease and makes
+	// the event due again at nextAt.
+	EventFailed(ctx context.Context, id string, errText string, nextAt time.Time) error
+}
+
+// Config configures a Dispatcher. Zero values take the defaults noted.
+type Config struct {
+	// URL is the unified back end's webhook. Empty: Run delivers nothing
+	// and events stay queued. Whether a plain-http URL is acceptable is
+	// decided by the configuration layer, not here.
+	URL string
+	// Secret keys the HMAC-SHA256 of X-Gateway-Signature.
+	Secret string
+	// Timeout bounds one POST, response included (default 10s).
+	Timeout time.Duration
+	// Concurrency bounds the POSTs in flight, each for a different key
+	// (default 16).
+	Concurrency int
+	// PollInterval is how often the outbox is looked at when nothing wakes
+	// the dispatcher (default 500ms). See Dispatcher.Wake.
+	PollInterval time.Duration
+	// Owner names this gateway instance in leases (default host name,
+	// process id and a random suffix).
+	Owner string
+	// Lease is how long a claimed event is reserved for this instance
+	// (default 60s). It is raised to twice Timeout if shorter, so that a
+	// lease never runs out while its POST may still be in flight and a
+	// peer instance sends the same event concurrently.
+	Lease time.Duration
+	// Client sends the POSTs (default: a client that does not follow
+	// redirects, so that a signed event is never handed to another URL).
+	Client *http.Client
+	// UserAgent is sent with every POST (default "gateway-webhook/1").
+	UserAgent string
+	// NowFunc is the clock for due times, leases and event age (default
+	// time.Now).
+	NowFunc func() time.Time
+	// Logger receives delivery failures and store errors (default
+	// slog.Default()). Event bodies and secrets are never logged.
+	Logger *slog.Logger
+	// Registerer, when set, registers the dispatcher's metrics.
+	Registerer prometheus.Registerer
+}
+
+// Defaults applied by New.
+const (
+	DefaultTimeout      = 10 * time.Second
+	DefaultConcurrency  = 16
+	DefaultPollInterval = 500 * time.Millisecond
+	DefaultLease        = 60 * time.Second
+	DefaultUserAgent    = "gateway-webhook/1"
+)
+
+// storeTimeout bounds recording a result. It is detached from Run's context
+// so that a POST that completed while shutting down still gets recorded.
+const storeTimeout = 5 * time.Second
+
+// Dispatcher drains the outbox to the webhook. Build it with New and run it
+// with Run; it is safe to call Wake from any goroutine.
+type Dispatcher struct {
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	metrics *metrics
+	wake    chan struct{}
+}
+
+// New returns a Dispatcher for cfg (with defaults filled in) over store.
+func New(cfg Config, store Store) *Dispatcher {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	cfg.Lease = max(cfg.Lease, 2*cfg.Timeout)
+	if cfg.Owner == "" {
+		cfg.Owner = defaultOwner()
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Dispatcher{
+		cfg:     cfg,
+		store:   store,
+		log:     log.With("component", "notify"),
+		metrics: newMetrics(cfg.Registerer, log),
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+func defaultOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "gateway"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64()&0xffffff, 36)
+}
+
+// Wake tells the dispatcher that new events may be waiting, so that it looks
+// at the outbox now instead of at its next poll. It never blocks; wakes that
+// arrive while one is pending are merged.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers events until ctx is done, then cancels the POSTs in flight,
+// hands their events back to the store (due at once) and returns nil. Store
+// errors are logged and retried at the next poll, never returned: events are
+// safe in the store meanwhile. Call it once per Dispatcher; several gateway
+// instances sharing a store each run their own, kept apart by leases.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if d.cfg.URL == "" {
+		d.log.Warn("notify: no webhook url configured; events stay queued until one is")
+		<-ctx.Done()
+		return nil
+	}
+	r := &run{
+		d:        d,
+		inflight: make(map[string]struct{}, d.cfg.Concurrency),
+		done:     make(chan struct{}, 1),
+	}
+	defer r.wg.Wait()
+
+	timer := time.NewTimer(0) // look at the outbox at once
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-timer.C:
+		case <-r.done:
+			// The next event of a key may be waiting behind the one just
+			// done: look now rather than at the next poll.
+		}
+		if free := d.cfg.Concurrency - r.busy(); free > 0 {
+			r.claim(ctx, free)
+		}
+		timer.Reset(d.cfg.PollInterval)
+	}
+}
+
+// run is the state of one Run call.
+type run struct {
+	d       *Dispatcher
+	wg      sync.WaitGroup
+	done    chan struct{} // a POST is over and its outcome recorded
+	failing bool          // the last claim failed (log once per outage); Run's goroutine only
+
+	mu       sync.Mutex
+	inflight map[string]struct{} // keys with a POST in flight
+}
+
+func (r *run) busy() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inflight)
+}
+
+// take marks key in flight; false if it already is or every slot is busy.
+func (r *run) take(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, busy := r.inflight[key]; busy || len(r.inflight) >= r.d.cfg.Concurrency {
+		return false
+	}
+	r.inflight[key] = struct{}{}
+	return true
+}
+
+func (r *run) release(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.inflight, key)
+}
+
+func (r *run) claim(ctx context.Context, free int) {
+	d := r.d
+	now := d.cfg.NowFunc()
+	evs, err := d.store.ClaimEvents(ctx, d.cfg.Owner, now, now.Add(d.cfg.Lease), free)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if !r.failing {
+			d.log.Error("notify: claiming events failed; retrying at each poll", "err", err)
+		}
+		r.failing = true
+		return
+	}
+	if r.failing {
+		d.log.Info("notify: claiming events works again")
+		r.failing = false
+	}
+	for _, ev := range evs {
+		// A correct store never does this (the key's previous event is
+		// still leased and undelivered while its POST runs: see the
+		// order in the goroutine below), but two POSTs of one key at once
+		// would break the order the receiver relies on. An event skipped
+		// here comes back when its lease runs out.
+		if !r.take(ev.Key) {
+			d.log.Warn("notify: store returned an event that cannot be sent now; it will come back after its lease",
+				"event_id", ev.ID)
+			continue
+		}
+		r.wg.Go(func() {
+			err := d.post(ctx, ev)
+			// Free the key before recording the outcome: until the store
+			// has it, the store offers nothing more of this key, and once
+			// it has it the next claim may start the key's next event.
+			r.release(ev.Key)
+			d.record(ctx, ev, err)
+			select {
+			case r.done <- struct{}{}:
+			default:
+			}
+		})
+	}
+}
+
+// record stores the outcome of one try of ev.
+func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	now := d.cfg.NowFunc()
+	log := d.log.With("event_id", ev.ID, "event_type", ev.Type)
+
+	if err == nil {
+		d.metrics.delivered.WithLabelValues(ev.Type).Inc()
+		d.metrics.age.Observe(max(now.Sub(ev.CreatedAt), 0).Seconds())
+		if serr := d.store.EventDelivered(sctx, ev.ID, now); serr != nil {
+			log.Error("notify: recording a delivery failed; the event will be sent again after its lease", "err", serr)
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		// Shutting down cut the POST short; the receiver did not refuse
+		// it. Hand the event back due now, so that a restart or a peer
+		// instance resends it without waiting for the lease to run out.
+		if serr := d.store.EventFailed(sctx, ev.ID, "notify: interrupted by shutdown", now); serr != nil {
+			log.Warn("notify: releasing an interrupted event failed; it will be sent again after its lease", "err", serr)
+		}
+		return
+	}
+	tries := ev.Attempts + 1
+	wait := Backoff(tries, rand.Float64())
+	d.metrics.failed.WithLabelValues(ev.Type, failureReason(err)).Inc()
+	log.Warn("notify: webhook delivery failed", "attempt", tries, "retry_in", wait, "err", err)
+	if serr := d.store.EventFailed(sctx, ev.ID, err.Error(), now.Add(wait)); serr != nil {
+		log.Error("notify: recording a failed delivery failed; the event will be sent again after its lease", "err", serr)
+	}
+}
+
+// post sends ev once; nil means the receiver answered 2xx.
+func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
+	d.metrics.inflight.Inc()
+	defer d.metrics.inflight.Dec()
+	defer func(start time.Time) { d.metrics.latency.Observe(time.Since(start).Seconds()) }(time.Now())
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(ev.Body))
+	if err != nil {
+		return fmt.Errorf("notify: build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	req.Header.Set("X-Gateway-Event-Id", ev.ID)
+	req.Header.Set("X-Gateway-Event-Type", ev.Type)
+	req.Header.Set("X-Gateway-Signature", Sign(d.cfg.Secret, ev.Body))
+	resp, err := d.cfg.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("notify: post event: %w", err)
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	// Drain a little more so the connection can be reused; a receiver
+	// sending megabytes of answer gets its connection closed instead.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	return &StatusError{Code: resp.StatusCode, Body: snippet(head)}
+}
+
+// StatusError is a webhook answer other than 2xx. Its text, with the start of
+// the answer's body, is what the store keeps as the event's last error.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	msg := "notify: webhook answered " + strconv.Itoa(e.Code)
+	if t := http.StatusText(e.Code); t != "" {
+		msg += " " + t
+	}
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// snippet makes the start of a receiver's answer safe to store and log: valid
+// UTF-8, one line, at most 200 characters.
+func snippet(b []byte) string {
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200]) + "…"
+	}
+	return s
+}
+
+func failureReason(err error) string {
+	var se *StatusError
+	if errors.As(err, &se) {
+		switch {
+		case se.Code >= 500:
+			return "http_5xx"
+		case se.Code >= 400:
+			return "http_4xx"
+		}
+		return "http_other"
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return "timeout"
+	}
+	return "transport"
+}
