@@ -72,6 +72,9 @@ const (
 	ChannelRCS ChannelKind = "rcs"
 	ChannelMMS ChannelKind = "mms"
 	ChannelSMS ChannelKind = "sms"
+	// ChannelWeb only ever names where a reply came from: a tap on the web
+	// fallback page an SMS linked to.
+	ChannelWeb ChannelKind = "web"
 )
 
 // Valid reports whether c is one of the known channels.

@@ -96,12 +96,22 @@ func (s *Service) routeFragments(tx *sqlstore.Tx, in unify.Inbound, f sqlstore.F
 
 // routeInbound finds the conversation a reply belongs to and queues its event.
 func (s *Service) routeInbound(tx *sqlstore.Tx, in unify.Inbound, now time.Time) error {
+	return s.routeInboundTo(tx, in, "", now)
+}
+
+// routeInboundTo is routeInbound with the sender known in advance (a tap on
+// a web fallback page knows its message).
+func (s *Service) routeInboundTo(tx *sqlstore.Tx, in unify.Inbound, knownSender string, now time.Time) error {
 	var (
 		sender string
 		conv   sqlstore.Conversation
 		found  bool
 	)
-	for _, name := range s.sendersAt(in.To) {
+	candidates := s.sendersAt(in.To)
+	if knownSender != "" {
+		candidates = []string{knownSender}
+	}
+	for _, name := range candidates {
 		c, ok, err := tx.Conversation(name, in.From)
 		if err != nil {
 			return err
@@ -121,6 +131,18 @@ func (s *Service) routeInbound(tx *sqlstore.Tx, in unify.Inbound, now time.Time)
 		if orig != nil {
 			if sg, ok := unify.MatchReply(in.Text, orig.Content.AllSuggestions()); ok {
 				in.Postback = sg.PostbackOrText()
+			}
+		}
+	}
+	if in.Channel == unify.ChannelSMS || in.Channel == unify.ChannelMMS {
+		if optOut, kw, ok := s.consentKeyword(in.Text); ok {
+			targets := s.sendersAt(in.To)
+			if len(targets) == 0 && sender != "" {
+				targets = []string{sender}
+			}
+			if err := s.applyConsent(tx, targets, unify.ConsentChange{Channel: in.Channel, Carrier: in.Carrier, Number: in.From,
+				To: in.To, OptedOut: optOut, Keyword: kw, At: in.At}); err != nil {
+				return err
 			}
 		}
 	}

@@ -10,6 +10,8 @@ type metrics struct {
 	retries  *prometheus.CounterVec
 	receipts *prometheus.CounterVec
 	inbound  *prometheus.CounterVec
+
+	revocations *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -21,9 +23,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		retries:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_send_retries_total", Help: "Sends put back for later, by channel and reason."}, []string{"channel", "reason"}),
 		receipts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_receipts_total", Help: "Delivery receipts, by channel and outcome."}, []string{"channel", "outcome"}),
 		inbound:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_inbound_total", Help: "Messages from phones routed to the back end, by channel."}, []string{"channel"}),
+
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_revocations_total", Help: "Revocations of timed-out messages, by outcome."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound)
+		reg.MustRegister(m.accepted, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound, m.revocations)
 	}
 	return m
 }

@@ -59,6 +59,15 @@ type Config struct {
 	// LinkTLS reports whether the link of a carrier for a channel uses TLS,
 	// for the protection each status event reports.
 	LinkTLS func(carrier string, ch unify.ChannelKind) bool
+	// StopWords and StartWords opt a number out of / back into a sender's
+	// messages when sent alone by SMS or MMS (defaults DefaultStopWords and
+	// DefaultStartWords).
+	StopWords, StartWords []string
+	// WebLinkBase is the public URL of the gateway for web fallback links
+	// ("https://gw.example" → "https://gw.example/m/TOKEN"); WebLinkTTL is
+	// how long a link works (default 7 days).
+	WebLinkBase string
+	WebLinkTTL  time.Duration
 	// OnEvents is called after a commit that added outbox events (the
 	// notifier's Wake).
 	OnEvents   func()
@@ -112,6 +121,15 @@ func New(cfg Config, store *sqlstore.Store) *Service {
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = "gw-" + string(unify.NewMessageID())[4:12]
+	}
+	if cfg.StopWords == nil {
+		cfg.StopWords = DefaultStopWords
+	}
+	if cfg.StartWords == nil {
+		cfg.StartWords = DefaultStartWords
+	}
+	if cfg.WebLinkTTL <= 0 {
+		cfg.WebLinkTTL = 7 * 24 * time.Hour
 	}
 	if cfg.OnEvents == nil {
 		cfg.OnEvents = func() {}

@@ -34,10 +34,23 @@ func (f *fakeChannel) Send(_ context.Context, m *unify.Message, a *unify.Attempt
 	return f.SendFunc(m, a)
 }
 
+// fakeRCS is a fake RCS channel that can revoke.
+type fakeRCS struct {
+	fakeChannel
+	RevokeFunc func(a *unify.Attempt) error
+	revokes    atomic.Int32
+}
+
+func (f *fakeRCS) Revoke(_ context.Context, _ *unify.Message, a *unify.Attempt) error {
+	f.revokes.Add(1)
+	return f.RevokeFunc(a)
+}
+
 type bundle struct {
 	store *sqlstore.Store
 	svc   *dispatch.Service
 	sms   *fakeChannel
+	rcs   *fakeRCS
 }
 
 func ref(id string) unify.ExternalRef {
@@ -54,24 +67,27 @@ func setup(t *testing.T, policies ...unify.Policy) *bundle {
 	for _, p := range policies {
 		require.NoError(t, st.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.UpsertPolicy(p, time.Now()) }))
 	}
-	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
+	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS, unify.ChannelRCS}}})
 	require.NoError(t, err)
 	var n atomic.Int32
 	sms := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(m *unify.Message, a *unify.Attempt) (unify.SendResult, error) {
 		id := n.Add(1)
 		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref(string(rune('0' + id)))}}}, nil
 	}}
+	rcs := &fakeRCS{fakeChannel: fakeChannel{kind: unify.ChannelRCS, SendFunc: func(m *unify.Message, a *unify.Attempt) (unify.SendResult, error) {
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: unify.ExternalRef{ID: string(a.ID), Raw: string(a.ID)}}}}, nil
+	}}, RevokeFunc: func(*unify.Attempt) error { return nil }}
 	svc := dispatch.New(dispatch.Config{
-		Senders:  []unify.Sender{{Name: "acme", SMSSource: "ACME", SMSNumbers: []string{"+33700000001"}}},
+		Senders:  []unify.Sender{{Name: "acme", SMSSource: "ACME", SMSNumbers: []string{"+33700000001"}, RBMAgent: "acme_agent"}},
 		Router:   router,
-		Channels: []dispatch.Channel{sms},
+		Channels: []dispatch.Channel{sms, rcs},
 		Workers:  4,
 	}, st)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = svc.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &bundle{store: st, svc: svc, sms: sms}
+	return &bundle{store: st, svc: svc, sms: sms, rcs: rcs}
 }
 
 func (b *bundle) accept(t *testing.T, m unify.Message) *unify.Message {

@@ -145,6 +145,12 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job) error {
 	if m.Status.Final() {
 		return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
 	}
+	if reason, err := s.optedOut(ctx, m); err != nil || reason != "" {
+		if err != nil {
+			return err
+		}
+		return s.recordFinalFailure(ctx, j, m, nil, reason)
+	}
 	pol, err := s.policy(ctx, m.Policy)
 	if err != nil {
 		return err
@@ -185,7 +191,7 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job) error {
 		failures = append(failures, a)
 		s.log.Info("step failed", "msg_id", m.ID, "channel", step.Channel, "carrier", a.Carrier, "err", err)
 	}
-	return s.recordFinalFailure(ctx, j, m, failures)
+	return s.recordFinalFailure(ctx, j, m, failures, "")
 }
 
 // prepare builds the attempt for step i, or says why the step does not apply.
@@ -287,14 +293,18 @@ func (s *Service) recordFailures(ctx context.Context, m *unify.Message, failures
 	return err
 }
 
-func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *unify.Message, failures []*unify.Attempt) error {
+func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *unify.Message, failures []*unify.Attempt, reason string) error {
 	now := s.now()
-	reason := "no step of policy " + m.Policy + " could carry the message"
-	if len(failures) > 0 {
-		last := failures[len(failures)-1]
-		reason = last.Error
-	} else if _, ok := s.cfg.Router.Route(m.To); !ok {
-		reason = "no carrier serves " + m.To
+	switch {
+	case reason != "":
+	case len(failures) > 0:
+		reason = failures[len(failures)-1].Error
+	default:
+		if _, ok := s.cfg.Router.Route(m.To); !ok {
+			reason = "no carrier serves " + m.To
+		} else {
+			reason = "no step of policy " + m.Policy + " could carry the message"
+		}
 	}
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		cur, err := tx.MessageState(m.ID)
@@ -323,32 +333,88 @@ func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *uni
 	return nil
 }
 
-// timeout: a step was not delivered within its timeout. Revocation and the
-// policy's revoke-failure rule come with the RCS channel; for channels that
-// cannot revoke, the fallback goes on at once.
+// timeout: a step was not delivered within its timeout. An RCS message is
+// revoked first, so the phone does not get it twice; when revocation fails
+// or its outcome is unknown, the policy decides between no second copy
+// (suppress) and sending it anyway (send_anyway, for one-time codes).
 func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
-	now := s.now()
-	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		// The attempt's message is found through the attempt id.
-		m, a, err := s.attemptMessage(tx, unify.AttemptID(j.Ref))
-		if err != nil {
-			if unify.CodeOf(err) == unify.CodeNotFound {
-				return tx.CompleteJob(j, s.cfg.Owner)
+	mid, a, err := s.currentAttempt(ctx, unify.AttemptID(j.Ref))
+	if err != nil || a == nil {
+		if err == nil || unify.CodeOf(err) == unify.CodeNotFound {
+			return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+		}
+		return err
+	}
+	msg, err := s.store.Message(ctx, mid)
+	if err != nil {
+		return err
+	}
+	pol, err := s.policy(ctx, msg.Policy)
+	if err != nil {
+		return err
+	}
+	// What happened to the attempt, decided before the transaction because
+	// revoking is a call to the carrier.
+	outcome, note := unify.StatusExpired, "not delivered in time"
+	fallBack := true
+	if r, ok := s.channels[a.Channel].(Revoker); ok {
+		rerr := r.Revoke(ctx, msg, a)
+		sendAnyway := pol.OnRevokeFailure == unify.RevokeSendAnyway
+		switch {
+		case rerr == nil:
+			outcome, note = unify.StatusRevoked, "not delivered in time: revoked"
+			s.metrics.revocations.WithLabelValues("revoked").Inc()
+		case errors.Is(rerr, unify.ErrAlreadyDelivered):
+			// The carrier says the phone has it: that is a delivery.
+			outcome, note, fallBack = unify.StatusDelivered, "revocation refused: already delivered", sendAnyway
+			s.metrics.revocations.WithLabelValues("already_delivered").Inc()
+		default:
+			outcome, note, fallBack = unify.StatusSent, "revocation unconfirmed: "+rerr.Error(), sendAnyway
+			if sendAnyway {
+				outcome = unify.StatusExpired
 			}
+			s.metrics.revocations.WithLabelValues("unconfirmed").Inc()
+		}
+		if fallBack && outcome != unify.StatusRevoked {
+			note += "; sent again on the next step (send_anyway)"
+		} else if !fallBack {
+			note += "; no second copy (suppress)"
+		}
+	}
+	now := s.now()
+	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		m, cur, err := s.attemptMessage(tx, a.ID)
+		if err != nil {
 			return err
 		}
-		if a.Status.Final() || m.Status.Final() || m.Attempts[len(m.Attempts)-1].ID != a.ID {
+		// A receipt may have settled the attempt while we were revoking.
+		if cur.Status.Final() || m.Status.Final() || m.Attempts[len(m.Attempts)-1].ID != cur.ID {
 			return tx.CompleteJob(j, s.cfg.Owner)
 		}
-		a.Status, a.Error = unify.StatusExpired, "not delivered in time"
-		if err := tx.UpdateAttempt(a, now); err != nil {
+		cur.Status, cur.Error = outcome, note
+		if outcome == unify.StatusDelivered {
+			for i := range cur.Parts {
+				cur.Parts[i].Status = unify.StatusDelivered
+				if err := tx.UpdatePart(cur.ID, cur.Parts[i].Seq, unify.StatusDelivered, ""); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.UpdateAttempt(cur, now); err != nil {
 			return err
 		}
-		if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
-			return err
-		}
-		if err := tx.AddJob(sqlstore.JobSend, string(m.ID), now); err != nil {
-			return err
+		switch {
+		case fallBack:
+			if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
+				return err
+			}
+			if err := tx.AddJob(sqlstore.JobSend, string(m.ID), now); err != nil {
+				return err
+			}
+		case outcome == unify.StatusDelivered:
+			if _, err := s.setStatus(tx, m, unify.StatusDelivered, "", now, false); err != nil {
+				return err
+			}
 		}
 		return tx.CompleteJob(j, s.cfg.Owner)
 	})
@@ -357,6 +423,27 @@ func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
 		s.cfg.OnEvents()
 	}
 	return err
+}
+
+// currentAttempt returns the attempt if it is still the live one of its
+// message (nil when the message moved on or finished).
+func (s *Service) currentAttempt(ctx context.Context, id unify.AttemptID) (unify.MessageID, *unify.Attempt, error) {
+	var (
+		mid unify.MessageID
+		a   *unify.Attempt
+	)
+	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		m, cur, err := s.attemptMessage(tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Status.Final() || m.Status.Final() || m.Attempts[len(m.Attempts)-1].ID != cur.ID {
+			return nil
+		}
+		mid, a = m.ID, cur
+		return nil
+	})
+	return mid, a, err
 }
 
 func (s *Service) attemptMessage(tx *sqlstore.Tx, id unify.AttemptID) (*unify.Message, *unify.Attempt, error) {

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gateway/unify"
+)
+
+// Consent is whether a number has opted out of a sender's messages.
+type Consent struct {
+	OptedOut  bool
+	Channel   unify.ChannelKind
+	Keyword   string
+	UpdatedAt time.Time
+}
+
+// SetConsent records a consent change; it reports whether anything changed
+// (a second STOP is not news).
+func (t *Tx) SetConsent(sender, number string, c Consent) (bool, error) {
+	prev, found, err := t.consent(sender, number)
+	if err != nil {
+		return false, err
+	}
+	if found && prev.OptedOut == c.OptedOut {
+		return false, nil
+	}
+	out := 0
+	if c.OptedOut {
+		out = 1
+	}
+	_, err = t.exec(`INSERT INTO consents (sender, number, opted_out, channel, keyword, updated_at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (sender, number) DO UPDATE SET opted_out = excluded.opted_out, channel = excluded.channel,
+		keyword = excluded.keyword, updated_at = excluded.updated_at`,
+		sender, number, out, c.Channel, c.Keyword, micros(c.UpdatedAt))
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: set consent: %w", err)
+	}
+	return true, nil
+}
+
+func (t *Tx) consent(sender, number string) (Consent, bool, error) {
+	var row consentRow
+	err := t.get(&row, consentQuery+t.forUpdate(), sender, number)
+	return row.consent(err)
+}
+
+// ConsentOf returns the consent record of (sender, number).
+func (s *Store) ConsentOf(ctx context.Context, sender, number string) (Consent, bool, error) {
+	var row consentRow
+	err := s.r.GetContext(ctx, &row, s.r.Rebind(consentQuery), sender, number)
+	return row.consent(err)
+}
+
+const consentQuery = `SELECT opted_out, channel, keyword, updated_at FROM consents WHERE sender = ? AND number = ?`
+
+type consentRow struct {
+	OptedOut  int    `db:"opted_out"`
+	Channel   string `db:"channel"`
+	Keyword   string `db:"keyword"`
+	UpdatedAt int64  `db:"updated_at"`
+}
+
+func (r consentRow) consent(err error) (Consent, bool, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return Consent{}, false, nil
+	}
+	if err != nil {
+		return Consent{}, false, classify(fmt.Errorf("sqlstore: read consent: %w", err))
+	}
+	return Consent{OptedOut: r.OptedOut != 0, Channel: unify.ChannelKind(r.Channel), Keyword: r.Keyword, UpdatedAt: fromMicros(r.UpdatedAt)}, true, nil
+}
+
+// CreateWebLink stores the web fallback link of a message, or returns the
+// one it already has.
+func (t *Tx) CreateWebLink(id unify.MessageID, token string, expires, now time.Time) (string, error) {
+	var existing string
+	err := t.get(&existing, `SELECT token FROM web_links WHERE message_id = ?`, id)
+	if err == nil {
+		return existing, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", classify(err)
+	}
+	if _, err := t.exec(`INSERT INTO web_links (token, message_id, expires_at, created_at) VALUES (?,?,?,?)`, token, id, micros(expires), micros(now)); err != nil {
+		return "", fmt.Errorf("sqlstore: create web link: %w", err)
+	}
+	return token, nil
+}
+
+// WebLink returns the message a link shows while it has not expired.
+func (s *Store) WebLink(ctx context.Context, token string, now time.Time) (unify.MessageID, bool, error) {
+	var id string
+	err := s.r.GetContext(ctx, &id, s.r.Rebind(`SELECT message_id FROM web_links WHERE token = ? AND expires_at > ?`), token, micros(now))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, classify(err)
+	}
+	return unify.MessageID(id), true, nil
+}
