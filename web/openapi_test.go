@@ -118,6 +118,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	t.Parallel()
 	d := mustDoc(t)
 	b := setup(t)
+	b.srv.MountChannels(web.ChannelRoutes{Previews: fakePreviewer{}, Capabilities: fakeCapability})
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	served := map[string]bool{}
 	for _, rt := range b.srv.Echo().Routes() {

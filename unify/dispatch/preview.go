@@ -46,7 +46,8 @@ func (s *Service) Preview(ctx context.Context, m *unify.Message, p *unify.Policy
 	for i, step := range p.Steps {
 		ch, ok := s.channels[step.Channel]
 		if !ok {
-			out.Channels = append(out.Channels, unify.Rendering{Channel: step.Channel, Skipped: "the gateway has no " + string(step.Channel) + " channel"})
+			out.Channels = append(out.Channels, unify.Rendering{Channel: step.Channel, Protection: unify.ProtectionOf(step.Channel, false),
+				Skipped: "the gateway has no " + string(step.Channel) + " channel"})
 			continue
 		}
 		r, err := ch.Render(ctx, m, p)
