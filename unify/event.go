@@ -48,6 +48,7 @@ type OutboxEvent struct {
 	ID        string
 	Key       string
 	Type      string
+	Dialect   string // of the message it is about ("" = unified)
 	Body      []byte
 	Attempts  int
 	CreatedAt time.Time

@@ -37,20 +37,23 @@ func randomHex(n int) string {
 
 // Message is one message of the unified back end, as accepted by the API.
 type Message struct {
-	ID             MessageID   `json:"id"`
-	To             string      `json:"to"`   // E.164
-	From           string      `json:"from"` // sender name
-	Policy         string      `json:"policy"`
-	ConversationID string      `json:"conversation_id,omitempty"`
-	ClientRef      string      `json:"client_ref,omitempty"`
-	Content        Content     `json:"content"`
-	Status         Status      `json:"status"`
-	Channel        ChannelKind `json:"channel,omitempty"` // of the current or last attempt
-	Carrier        string      `json:"carrier,omitempty"`
-	Error          string      `json:"error,omitempty"`
-	CreatedAt      time.Time   `json:"created_at"`
-	UpdatedAt      time.Time   `json:"updated_at"`
-	Attempts       []Attempt   `json:"attempts"`
+	ID             MessageID `json:"id"`
+	To             string    `json:"to"`   // E.164
+	From           string    `json:"from"` // sender name
+	Policy         string    `json:"policy"`
+	ConversationID string    `json:"conversation_id,omitempty"`
+	ClientRef      string    `json:"client_ref,omitempty"`
+	// Dialect is the event dialect of the API key that sent the message
+	// ("" = unified): its status events and replies use it.
+	Dialect   string      `json:"-"`
+	Content   Content     `json:"content"`
+	Status    Status      `json:"status"`
+	Channel   ChannelKind `json:"channel,omitempty"` // of the current or last attempt
+	Carrier   string      `json:"carrier,omitempty"`
+	Error     string      `json:"error,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Attempts  []Attempt   `json:"attempts"`
 }
 
 // Attempt is one try of a message on one channel over one carrier.

@@ -123,14 +123,18 @@ func (s *Service) routeInboundTo(tx *sqlstore.Tx, in unify.Inbound, knownSender 
 			sender = name
 		}
 	}
-	if in.Postback == "" && found && in.Text != "" {
+	dialect := ""
+	if found {
 		orig, err := tx.Message(conv.MessageID)
 		if err != nil && unify.CodeOf(err) != unify.CodeNotFound {
 			return err
 		}
 		if orig != nil {
-			if sg, ok := unify.MatchReply(in.Text, orig.Content.AllSuggestions()); ok {
-				in.Postback = sg.PostbackOrText()
+			dialect = orig.Dialect
+			if in.Postback == "" && in.Text != "" {
+				if sg, ok := unify.MatchReply(in.Text, orig.Content.AllSuggestions()); ok {
+					in.Postback = sg.PostbackOrText()
+				}
 			}
 		}
 	}
@@ -171,6 +175,7 @@ func (s *Service) routeInboundTo(tx *sqlstore.Tx, in unify.Inbound, knownSender 
 	if err != nil {
 		return err
 	}
+	oe.Dialect = dialect
 	s.metrics.inbound.WithLabelValues(string(in.Channel)).Inc()
 	return tx.AddEvent(oe, rec.MessageID)
 }

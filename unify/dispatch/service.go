@@ -269,7 +269,9 @@ func (s *Service) statusEvent(m *unify.Message, now time.Time) (unify.OutboxEven
 		p := unify.ProtectionOf(m.Channel, tls)
 		ev.Protection = &p
 	}
-	return outboxEvent(ev.ID, string(m.ID), ev.Type, ev, now)
+	oe, err := outboxEvent(ev.ID, string(m.ID), ev.Type, ev, now)
+	oe.Dialect = m.Dialect
+	return oe, err
 }
 
 // setStatus moves a message to a new status inside tx and queues its event.

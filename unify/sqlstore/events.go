@@ -13,8 +13,8 @@ import (
 // AddEvent puts an event for the unified back end in the outbox; it is
 // delivered after the transaction commits.
 func (t *Tx) AddEvent(e unify.OutboxEvent, messageID unify.MessageID) error {
-	_, err := t.exec(`INSERT INTO events (id, key, type, message_id, body, next_at, created_at) VALUES (?,?,?,?,?,?,?)`,
-		e.ID, e.Key, e.Type, messageID, e.Body, micros(e.CreatedAt), micros(e.CreatedAt))
+	_, err := t.exec(`INSERT INTO events (id, key, type, dialect, message_id, body, next_at, created_at) VALUES (?,?,?,?,?,?,?,?)`,
+		e.ID, e.Key, e.Type, e.Dialect, messageID, e.Body, micros(e.CreatedAt), micros(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: add event: %w", err)
 	}
@@ -35,6 +35,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 		ID         string `db:"id"`
 		Key        string `db:"key"`
 		Type       string `db:"type"`
+		Dialect    string `db:"dialect"`
 		Body       []byte `db:"body"`
 		Attempts   int    `db:"attempts"`
 		NextAt     int64  `db:"next_at"`
@@ -52,7 +53,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 		}
 		var rows []row
 		// Bodies are read only for the events chosen below.
-		if err := t.sel(&rows, `SELECT seq, id, key, type, attempts, next_at, lease_until, created_at
+		if err := t.sel(&rows, `SELECT seq, id, key, type, dialect, attempts, next_at, lease_until, created_at
 			FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, claimScan*limit); err != nil {
 			return classify(fmt.Errorf("sqlstore: scan events: %w", err))
 		}
@@ -67,7 +68,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 			if r.NextAt > nowUS || r.LeaseUntil > nowUS {
 				continue
 			}
-			out = append(out, unify.OutboxEvent{ID: r.ID, Key: r.Key, Type: r.Type, Body: r.Body, Attempts: r.Attempts, CreatedAt: fromMicros(r.CreatedAt)})
+			out = append(out, unify.OutboxEvent{ID: r.ID, Key: r.Key, Type: r.Type, Dialect: r.Dialect, Body: r.Body, Attempts: r.Attempts, CreatedAt: fromMicros(r.CreatedAt)})
 			seqs = append(seqs, r.Seq)
 			if len(out) == limit {
 				break

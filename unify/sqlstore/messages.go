@@ -20,6 +20,7 @@ type messageRow struct {
 	Policy         string `db:"policy"`
 	ConversationID string `db:"conversation_id"`
 	ClientRef      string `db:"client_ref"`
+	Dialect        string `db:"dialect"`
 	ContentKey     string `db:"content_key"`
 	Content        []byte `db:"content"`
 	Status         string `db:"status"`
@@ -56,8 +57,8 @@ type partRow struct {
 }
 
 const (
-	messageCols = `id, to_number, sender, policy, conversation_id, client_ref, content_key, content, status, channel, carrier, error, created_at, updated_at`
-	stateCols   = `id, to_number, sender, policy, conversation_id, client_ref, status, channel, carrier, error, created_at, updated_at`
+	messageCols = `id, to_number, sender, policy, conversation_id, client_ref, dialect, content_key, content, status, channel, carrier, error, created_at, updated_at`
+	stateCols   = `id, to_number, sender, policy, conversation_id, client_ref, dialect, status, channel, carrier, error, created_at, updated_at`
 )
 
 // InsertMessage stores a newly accepted message.
@@ -70,8 +71,8 @@ func (t *Tx) InsertMessage(m *unify.Message) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: seal content: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		m.ID, m.To, m.From, m.Policy, m.ConversationID, m.ClientRef, key, sealed,
+	_, err = t.exec(`INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		m.ID, m.To, m.From, m.Policy, m.ConversationID, m.ClientRef, m.Dialect, key, sealed,
 		m.Status, m.Channel, m.Carrier, m.Error, micros(m.CreatedAt), micros(m.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert message: %w", err)
@@ -118,7 +119,7 @@ func notFound(err error, what, id string) error {
 func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row messageRow) (*unify.Message, error) {
 	m := &unify.Message{
 		ID: unify.MessageID(row.ID), To: row.To, From: row.Sender, Policy: row.Policy,
-		ConversationID: row.ConversationID, ClientRef: row.ClientRef,
+		ConversationID: row.ConversationID, ClientRef: row.ClientRef, Dialect: row.Dialect,
 		Status: unify.Status(row.Status), Channel: unify.ChannelKind(row.Channel), Carrier: row.Carrier,
 		Error: row.Error, CreatedAt: fromMicros(row.CreatedAt), UpdatedAt: fromMicros(row.UpdatedAt),
 		Attempts: []unify.Attempt{},
