@@ -4,7 +4,7 @@ GO      ?= go
 PKGS    ?= ./...
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test lint fmt-check vet staticcheck unit fuzz bench build
+.PHONY: test lint fmt-check vet staticcheck unit fuzz bench gobench build
 
 test: lint unit
 
@@ -31,6 +31,15 @@ fuzz:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 10s $$pkg || exit 1; \
 	  done; \
 	done
+
+# The standard load scenario (see scripts/bench.sh for knobs: N, CONCURRENCY,
+# RATE, ENCRYPTION): one line of figures.
+bench:
+	./scripts/bench.sh
+
+# Go benchmarks of the hot paths.
+gobench:
+	$(GO) test -run '^$$' -bench . -benchmem ./unify/... ./sms/... ./rcs/... ./web/... ./cmd/gateway/
 
 build:
 	$(GO) build -o bin/ ./cmd/...

@@ -40,6 +40,7 @@ commands:
   send           send one message (or --file batch.csv) through a running gateway
   check-config   validate a configuration file: --config FILE
   migrate        apply database migrations: --config FILE
+  bench          drive load through a running gateway and report throughput and latency
 `
 
 func main() {
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		return runCheckConfig(args[1:], stdout, stderr, lookupEnv)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr, lookupEnv)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr, lookupEnv)
 	case "demo":
 		return runDemo(ctx, stdout, stderr)
 	case "-h", "--help", "help":

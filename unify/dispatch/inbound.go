@@ -27,6 +27,9 @@ func (s *Service) HandleInbound(ctx context.Context, in unify.Inbound) error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.OnInbound != nil {
+		s.cfg.OnInbound(in)
+	}
 	s.cfg.OnEvents()
 	return nil
 }

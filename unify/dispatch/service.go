@@ -68,6 +68,9 @@ type Config struct {
 	// how long a link works (default 7 days).
 	WebLinkBase string
 	WebLinkTTL  time.Duration
+	// OnInbound, when set, is told of every inbound message once routed (the
+	// RCS capability cache learns from SMS replies).
+	OnInbound func(unify.Inbound)
 	// OnEvents is called after a commit that added outbox events (the
 	// notifier's Wake).
 	OnEvents   func()

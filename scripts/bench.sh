@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The standard benchmark scenario (make bench): the gateway on SQLite and the
+# simulated carrier as separate processes, 20,000 short messages through the
+# REST API with 32 clients, delivery receipts on, events to a local sink run
+# by the load tool. Prints one line of figures.
+set -euo pipefail
+N="${N:-20000}"
+CONCURRENCY="${CONCURRENCY:-32}"
+RATE="${RATE:-0}"
+ENCRYPTION="${ENCRYPTION:-off}"
+SMPP_PORT="${SMPP_PORT:-27750}" SIM_HTTP_PORT="${SIM_HTTP_PORT:-28090}"
+GW_PORT="${GW_PORT:-28080}" SINK_PORT="${SINK_PORT:-29000}"
+
+dir="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+go build -o "$dir/gateway" ./cmd/gateway
+go build -o "$dir/carriersim" ./cmd/carriersim
+
+key="bench-key-0123456789abcdef"
+privacy='{encryption: "off"}'
+if [ "$ENCRYPTION" = on ]; then
+  privacy="{encryption_key: \"$(head -c 32 /dev/urandom | base64)\"}"
+fi
+cat > "$dir/gateway.yaml" <<YAML
+listen: 127.0.0.1:$GW_PORT
+database: sqlite:$dir/gw.db
+api_keys: [{name: bench, key: $key}]
+webhook: {url: "http://127.0.0.1:$SINK_PORT/events", secret: bench-secret}
+senders: [{name: acme, sms_source: ACME}]
+carriers:
+  - name: sim
+    prefixes: ["+33"]
+    smpp: {address: "127.0.0.1:$SMPP_PORT", system_id: gw, password: secret, binds: 1, tps: 100000, window: 256}
+privacy: $privacy
+log: {level: warn}
+YAML
+
+"$dir/carriersim" --smpp "127.0.0.1:$SMPP_PORT" --http "127.0.0.1:$SIM_HTTP_PORT" --system-id gw --password secret >"$dir/sim.log" 2>&1 &
+pids+=($!)
+"$dir/gateway" serve --config "$dir/gateway.yaml" >"$dir/gw.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$GW_PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory"
+"$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" --n "$N" --concurrency "$CONCURRENCY" \
+  --rate "$RATE" --sink "127.0.0.1:$SINK_PORT"
