@@ -1,0 +1,88 @@
+package main_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSMSCNeverAnswers stalls the SMSC (submit_sm read, never answered) so
+// every window fills and every response times out; when it answers again,
+// every message arrives.
+func TestSMSCNeverAnswers(t *testing.T) {
+	t.Parallel()
+	smsc := startSim(t)
+	cfg, _ := writeConfig(t, t.TempDir(), smsc.SMPPAddr(), setupOpts{window: 5, webhookURL: "http://127.0.0.1:1/unused"})
+	smsc.Stall(true)
+	gw := startGateway(t, cfg)
+	texts := sendMany(t, gw, "stall", 50)
+	require.Eventually(t, func() bool { return smsc.Stats().Stalled >= 5 }, 20*time.Second, 10*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	smsc.Stall(false)
+	counts := waitAllSubmitted(t, smsc, texts, 90*time.Second)
+	t.Logf("stalled SMSC with 50 messages: %d submitted twice (responses that never came)", duplicates(counts, texts))
+	gw.waitStatus(texts["stall-0049"], "delivered", 30*time.Second)
+}
+
+// TestWebhookDownThenBack keeps the unified back end's webhook failing for a
+// while: every event arrives once it is back, in order per message.
+func TestWebhookDownThenBack(t *testing.T) {
+	t.Parallel()
+	smsc := startSim(t)
+	var up atomic.Bool
+	var mu sync.Mutex
+	order := map[string][]string{} // message id -> statuses in arrival order
+	var failures atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			failures.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		ev := decodeEvent(t, r)
+		mu.Lock()
+		if id, ok := ev["message_id"].(string); ok {
+			order[id] = append(order[id], ev["status"].(string))
+		}
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	cfg, _ := writeConfig(t, t.TempDir(), smsc.SMPPAddr(), setupOpts{webhookURL: hook.URL})
+	gw := startGateway(t, cfg)
+	texts := sendMany(t, gw, "hook", 40)
+	for _, id := range texts {
+		gw.waitStatus(id, "delivered", 20*time.Second)
+	}
+	require.Eventually(t, func() bool { return failures.Load() > 0 }, 10*time.Second, 10*time.Millisecond)
+	up.Store(true)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range texts {
+			if len(order[id]) < 2 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 50*time.Millisecond, "every event arrives once the webhook is back")
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range texts {
+		require.Equal(t, []string{"sent", "delivered"}, order[id], "in order and once, for %s", id)
+	}
+	t.Logf("webhook down: %d failed deliveries retried", failures.Load())
+}
+
+func decodeEvent(t *testing.T, r *http.Request) map[string]any {
+	t.Helper()
+	var ev map[string]any
+	require.NoError(t, json.NewDecoder(r.Body).Decode(&ev))
+	return ev
+}
