@@ -9,12 +9,25 @@
 // (gateway/sms/...): the GSM 03.38 and UCS-2 tables here are its own, so a
 // mistake in one implementation is caught by the other.
 //
-// Imports: the standard library and github.com/linxGnu/gosmpp/{pdu,data}
-// only. It must never import gateway/sms/... or any gateway package above it.
+// The same HTTP port also serves the carrier's other services, each an
+// independent implementation of the carrier side of a wire format in
+// shared/specs (again sharing no code with gateway/rcs or gateway/sms/mms):
 //
-// HTTP: [Sim.Handler] serves the control API under /control/. Other
-// simulated services of the same carrier (an RBM-compatible API, an MM7 relay,
-// a handset page) belong in their own files of this package and mount their
-// routes with [Sim.Handle] (or from New, next to the control routes in
-// http.go), so one HTTP port serves them all.
+//   - rbm.go, rbm_content.go: an RBM-compatible REST API (/v1/phones/…,
+//     /token) that validates AgentMessage JSON against the documented limits,
+//     counts capability checks, and calls the gateway back with signed
+//     Pub/Sub-style pushes (DELIVERED, READ, user messages, server events).
+//   - mm7.go: an MM7 relay (POST /mm7) that checks SubmitReq envelopes,
+//     content and SMIL namespace-aware and answers SubmitRsp or a SOAP Fault
+//     with the MM7 status code; it sends DeliveryReportReq and MO DeliverReq.
+//   - callback.go: the ordered, retried queues of callbacks to the gateway.
+//   - handset.go: a handset page (/handset) and its JSON under
+//     /control/handset to read and answer what a number received.
+//
+// Imports: the standard library and github.com/linxGnu/gosmpp/{pdu,data}
+// only. It must never import gateway/sms/..., gateway/rcs/... or any gateway
+// package above it.
+//
+// HTTP: [Sim.Handler] serves the control API under /control/ and the
+// services above. More routes can be mounted with [Sim.Handle].
 package sim

@@ -17,6 +17,10 @@ const (
 	DefaultDeliverTimeout  = 5 * time.Second
 	DefaultRedeliverDelay  = 200 * time.Millisecond
 	DefaultMaxRedeliveries = 10
+
+	DefaultCallbackRetryDelay = 200 * time.Millisecond
+	DefaultCallbackAttempts   = 8
+	DefaultCallbackTimeout    = 5 * time.Second
 )
 
 // firstMessageID is the counter value of the first message id, so that
@@ -33,6 +37,10 @@ type Sim struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// ctx is cancelled by Close; it bounds callbacks to the gateway.
+	ctx    context.Context
+	cancel context.CancelFunc
+	hc     *http.Client
 
 	mu       sync.Mutex
 	started  bool
@@ -58,6 +66,12 @@ type Sim struct {
 	submits []Submit
 	byID    map[string]int
 	stats   Stats
+
+	// RBM API, MM7 relay and their callbacks to the gateway (rbm.go, mm7.go,
+	// callback.go), also guarded by mu.
+	rbm rbmState
+	mm7 mm7State
+	out [numOut]outbox
 }
 
 // New returns a Sim with defaults applied; Start makes it listen.
@@ -86,6 +100,24 @@ func New(cfg Config) *Sim {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RBMToken == "" {
+		cfg.RBMToken = DefaultRBMToken
+	}
+	if cfg.MM7Namespace == "" {
+		cfg.MM7Namespace = DefaultMM7Namespace
+	}
+	if cfg.MM7Version == "" {
+		cfg.MM7Version = DefaultMM7Version
+	}
+	if cfg.CallbackRetryDelay <= 0 {
+		cfg.CallbackRetryDelay = DefaultCallbackRetryDelay
+	}
+	if cfg.CallbackAttempts <= 0 {
+		cfg.CallbackAttempts = DefaultCallbackAttempts
+	}
+	if cfg.CallbackTimeout <= 0 {
+		cfg.CallbackTimeout = DefaultCallbackTimeout
+	}
 	s := &Sim{
 		cfg:    cfg,
 		log:    cfg.Logger,
@@ -96,9 +128,16 @@ func New(cfg Config) *Sim {
 		auto:   cfg.AutoReceipts,
 		nextID: firstMessageID,
 		byID:   make(map[string]int),
+		hc:     &http.Client{Timeout: cfg.CallbackTimeout},
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.initRBM()
+	s.initMM7()
 	s.mux = http.NewServeMux()
 	s.routes()
+	s.routesRBM()
+	s.routesMM7()
+	s.routesHandset()
 	return s
 }
 
@@ -152,7 +191,8 @@ func (s *Sim) Start() error {
 }
 
 // Close stops listening, drops every connection and waits for the Sim's
-// goroutines. Undelivered receipts and MO messages are discarded.
+// goroutines. Undelivered receipts and MO messages are discarded, and so are
+// RBM and MM7 callbacks not yet acknowledged.
 func (s *Sim) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -173,6 +213,7 @@ func (s *Sim) Close() error {
 	srv := s.httpSrv
 	s.mu.Unlock()
 	close(s.stop)
+	s.cancel()
 	for _, c := range conns {
 		c.close()
 	}
@@ -348,11 +389,15 @@ func (s *Sim) WaitFor(ctx context.Context, cond func(Stats) bool) error {
 	}
 }
 
-// Reset forgets recorded submits and messages (SendReceipt then no longer
-// knows their ids). Binds, faults and Stats counters are kept.
+// Reset forgets recorded submits and messages, RBM agent messages and
+// events, and MMS (SendReceipt, RBMDeliver and MM7Report then no longer know
+// their ids). Binds, faults, capability call counts and Stats counters are
+// kept, and so are callbacks already queued.
 func (s *Sim) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.submits = nil
 	s.byID = make(map[string]int)
+	s.resetRBMLocked()
+	s.resetMM7Locked()
 }

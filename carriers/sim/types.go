@@ -47,6 +47,52 @@ type Config struct {
 	NowFunc func() time.Time
 	// Logger receives connection-level events (default: discard).
 	Logger *slog.Logger
+
+	// RBMToken is the only bearer token the RBM-compatible API accepts; the
+	// token endpoint hands it out (default DefaultRBMToken).
+	RBMToken string
+	// RCSNumbers are the RCS-capable numbers: E.164 numbers ("+33612345678")
+	// or prefixes ending in '*' ("+336*", "*" for every number). Capability
+	// checks and sends to other numbers answer 404 NOT_FOUND. SetRCSCapable
+	// overrides single numbers at run time.
+	RCSNumbers []string
+	// RBMCallbackURL is the gateway's RBM webhook (POST /webhooks/rbm/{carrier});
+	// empty: no callbacks until SetRBMCallback. RBMClientToken is the client
+	// token that signs them (X-Goog-Signature).
+	RBMCallbackURL, RBMClientToken string
+	// RBMAutoDeliver > 0 sends DELIVERED that long after an accepted agent
+	// message unless its number is offline (SetRBMOffline); 0 delivers only on
+	// command (RBMDeliver).
+	RBMAutoDeliver time.Duration
+	// RBMAgentID, when set, is the only agentId accepted (others get 403
+	// PERMISSION_DENIED); it is also the agent of calls without agentId.
+	RBMAgentID string
+
+	// MM7CallbackURL is the gateway's MM7 webhook (POST /webhooks/mm7/{carrier})
+	// for DeliveryReportReq and DeliverReq; empty: none until SetMM7Callback.
+	MM7CallbackURL string
+	// MM7VASPID, when set, is the only SenderIdentification/VASPID accepted
+	// (others get 4001 Improper identification).
+	MM7VASPID string
+	// MM7AutoReport > 0 sends a DeliveryReportReq "Retrieved" that long after
+	// an accepted SubmitReq that asked for a report (DeliveryReport true).
+	MM7AutoReport time.Duration
+	// MM7MaxSize > 0 refuses a SubmitReq whose decoded content (SMIL and
+	// media) is larger, with 2004 Multimedia content refused.
+	MM7MaxSize int
+	// MM7Namespace and MM7Version are used for MO DeliverReq (default the
+	// REL-6-MM7-1-4 namespace and 6.8.0). Responses and delivery reports use
+	// the namespace and version of the request they belong to.
+	MM7Namespace, MM7Version string
+
+	// CallbackRetryDelay is the first pause before a callback (RBM or MM7) that
+	// was not acknowledged is posted again; it doubles up to 5s (default 200ms).
+	CallbackRetryDelay time.Duration
+	// CallbackAttempts is how many times a callback is posted before it is
+	// dropped and counted in Stats (default 8).
+	CallbackAttempts int
+	// CallbackTimeout bounds one callback request (default 5s).
+	CallbackTimeout time.Duration
 }
 
 // Receipt describes a delivery receipt sent on demand with SendReceipt.
@@ -173,4 +219,25 @@ type Stats struct {
 	DeliverDropped int `json:"deliver_dropped"`
 	// DeliverPending counts receipts and MO parts not yet acknowledged.
 	DeliverPending int `json:"deliver_pending"`
+
+	RBMCapabilityCalls int `json:"rbm_capability_calls"` // capability requests, whatever the answer
+	RBMAgentMessages   int `json:"rbm_agent_messages"`   // agent messages accepted and stored
+	RBMDuplicates      int `json:"rbm_duplicates"`       // agent messages and events ignored as repeats
+	RBMRejected        int `json:"rbm_rejected"`         // API calls answered 4xx (injected faults excluded)
+	RBMFaults          int `json:"rbm_faults"`           // API calls answered with an injected fault (RBMFail)
+	RBMRevoked         int `json:"rbm_revoked"`          // agent messages revoked by DELETE
+	RBMAgentEvents     int `json:"rbm_agent_events"`     // agent events (READ, IS_TYPING) accepted
+	RBMTokens          int `json:"rbm_tokens"`           // access tokens issued
+	RBMCallbacks       int `json:"rbm_callbacks"`        // RBM callbacks queued (first attempts)
+	RBMCallbacksAcked  int `json:"rbm_callbacks_acked"`  // RBM callbacks answered 200
+	RBMCallbackRetries int `json:"rbm_callback_retries"` // RBM callback attempts after a failure
+	RBMCallbacksLost   int `json:"rbm_callbacks_lost"`   // RBM callbacks given up after CallbackAttempts
+	MM7Submits         int `json:"mm7_submits"`          // POST /mm7 requests received
+	MM7Accepted        int `json:"mm7_accepted"`         // SubmitReq answered 1000
+	MM7Rejected        int `json:"mm7_rejected"`         // answered with a SOAP Fault (injected included)
+	MM7Reports         int `json:"mm7_reports"`          // DeliveryReportReq queued
+	MM7MO              int `json:"mm7_mo"`               // DeliverReq queued
+	MM7CallbacksAcked  int `json:"mm7_callbacks_acked"`  // MM7 callbacks answered with a 1xxx …Rsp
+	MM7CallbackRetries int `json:"mm7_callback_retries"` // MM7 callback attempts after a failure
+	MM7CallbacksLost   int `json:"mm7_callbacks_lost"`   // MM7 callbacks given up after CallbackAttempts
 }
