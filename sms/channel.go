@@ -21,23 +21,45 @@ type Submitter interface {
 	Submit(ctx context.Context, p smpp.Part) (string, error)
 }
 
+// WebLinker gives a message the address of a page that shows it in full
+// (the policy's web fallback link).
+type WebLinker interface {
+	WebLink(ctx context.Context, m *unify.Message) (string, error)
+}
+
+// Config configures the SMS channel.
+type Config struct {
+	Links    map[string]Submitter // carrier name → its SMPP link
+	Senders  []unify.Sender
+	WebLinks WebLinker // nil: policies' web_link option is ignored
+	// LinkTLS reports whether a carrier's SMPP link uses TLS (protection).
+	LinkTLS func(carrier string) bool
+	Logger  *slog.Logger
+}
+
 // Channel is the SMS channel over the carriers' SMPP links.
 type Channel struct {
-	links   map[string]Submitter
-	senders map[string]unify.Sender
-	log     *slog.Logger
+	links    map[string]Submitter
+	senders  map[string]unify.Sender
+	webLinks WebLinker
+	linkTLS  func(string) bool
+	log      *slog.Logger
 	// partRetry is the pause before a part whose outcome is unknown (bind
 	// dropped, no response) is submitted again.
 	partRetry time.Duration
 }
 
-// New builds the channel. links maps carrier names to their SMPP links.
-func New(links map[string]Submitter, senders []unify.Sender, logger *slog.Logger) *Channel {
-	if logger == nil {
-		logger = slog.Default()
+// New builds the channel.
+func New(cfg Config) *Channel {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	c := &Channel{links: links, senders: map[string]unify.Sender{}, log: logger, partRetry: 200 * time.Millisecond}
-	for _, s := range senders {
+	if cfg.LinkTLS == nil {
+		cfg.LinkTLS = func(string) bool { return false }
+	}
+	c := &Channel{links: cfg.Links, senders: map[string]unify.Sender{}, webLinks: cfg.WebLinks, linkTLS: cfg.LinkTLS,
+		log: cfg.Logger, partRetry: 200 * time.Millisecond}
+	for _, s := range cfg.Senders {
 		c.senders[s.Name] = s
 	}
 	return c
@@ -48,15 +70,34 @@ func (c *Channel) Kind() unify.ChannelKind { return unify.ChannelSMS }
 
 // Render writes m as SMS text and counts its segments. It sends nothing
 // (previews use it too).
-func (c *Channel) Render(_ context.Context, m *unify.Message, p *unify.Policy) (unify.Rendering, error) {
-	r := unify.Rendering{Channel: unify.ChannelSMS, Protection: unify.ProtectionOf(unify.ChannelSMS, false)}
-	text := RenderText(&m.Content, p)
+func (c *Channel) Render(ctx context.Context, m *unify.Message, p *unify.Policy) (unify.Rendering, error) {
+	r := unify.Rendering{Channel: unify.ChannelSMS, Protection: unify.ProtectionOf(unify.ChannelSMS, c.linkTLS(m.Carrier))}
+	opts := RenderOptions{NumberReplies: true}
+	if p != nil {
+		opts.NumberReplies, opts.MaxSegments = p.SMS.NumberReplies, p.SMS.MaxSegments
+		if p.SMS.WebLink && c.webLinks != nil && m.ID != "" && !isPlainText(&m.Content) {
+			link, err := c.webLinks.WebLink(ctx, m)
+			if err != nil {
+				return r, err
+			}
+			opts.WebLink = link
+		}
+	}
+	text, err := RenderText(&m.Content, opts)
+	if err != nil {
+		if !errors.Is(err, ErrTooLong) {
+			return r, err
+		}
+		r.Skipped = err.Error()
+	}
 	enc, segs, units := segment.Count(text)
 	r.SMS = &unify.SMSRendering{Text: text, Encoding: enc.String(), Segments: segs, Units: units}
-	if p != nil && p.SMS.MaxSegments > 0 && segs > p.SMS.MaxSegments {
-		r.Skipped = fmt.Sprintf("the text needs %d segments, the policy allows %d", segs, p.SMS.MaxSegments)
-	}
 	return r, nil
+}
+
+// isPlainText reports content an SMS carries whole, which needs no page.
+func isPlainText(c *unify.Content) bool {
+	return c.Kind() == unify.KindText && len(c.Suggestions) == 0
 }
 
 // Send submits every segment of the message over the carrier's link and

@@ -59,7 +59,7 @@ func setup(t *testing.T) *testBundle {
 	link.Open()
 	t.Cleanup(func() { _ = link.Close() })
 	senders := []unify.Sender{{Name: "acme", SMSSource: "ACME"}}
-	return &testBundle{sim: s, ch: sms.New(map[string]sms.Submitter{"sim": link}, senders, nil), sink: sink}
+	return &testBundle{sim: s, ch: sms.New(sms.Config{Links: map[string]sms.Submitter{"sim": link}, Senders: senders}), sink: sink}
 }
 
 func TestSendOverSMPP(t *testing.T) {

@@ -36,6 +36,8 @@ var (
 	_ sms.Submitter    = (*smpp.Link)(nil)
 	_ web.Messages     = (*dispatch.Service)(nil)
 	_ notify.Store     = (*sqlstore.Store)(nil)
+	_ web.Previewer    = (*dispatch.Service)(nil)
+	_ web.WebLinks     = (*dispatch.Service)(nil)
 )
 
 // gateway is every long-lived part, built from a config file. wire is the
@@ -106,6 +108,12 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		}
 	}
 
+	tlsLinks := map[string]bool{}
+	for _, c := range cfg.Carriers {
+		if c.SMPP != nil && c.SMPP.TLS {
+			tlsLinks[c.Name] = true
+		}
+	}
 	var routes []carriers.Carrier
 	submitters := map[string]sms.Submitter{}
 	for _, c := range cfg.Carriers {
@@ -120,26 +128,24 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		return nil, err
 	}
 	senders := cfg.UnifySenders()
-	smsChannel := sms.New(submitters, senders, logger)
+	smsLinks := &lateWebLinks{}
+	smsChannel := sms.New(sms.Config{Links: submitters, Senders: senders, WebLinks: smsLinks,
+		LinkTLS: func(carrier string) bool { return tlsLinks[carrier] }, Logger: logger})
 
 	g.notifier = notify.New(notify.Config{
 		URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Timeout: time.Duration(cfg.Webhook.Timeout),
 		Logger: logger.With("component", "webhook"), Registerer: g.registry,
 	}, g.store)
 
-	tlsLinks := map[string]bool{}
-	for _, c := range cfg.Carriers {
-		if c.SMPP != nil && c.SMPP.TLS {
-			tlsLinks[c.Name] = true
-		}
-	}
 	g.svc = dispatch.New(dispatch.Config{
 		Senders: senders, Router: router, Channels: []dispatch.Channel{smsChannel},
-		LinkTLS:    func(carrier string, ch unify.ChannelKind) bool { return ch == unify.ChannelSMS && tlsLinks[carrier] },
-		OnEvents:   g.notifier.Wake,
-		Registerer: g.registry, Logger: logger,
+		LinkTLS:     func(carrier string, ch unify.ChannelKind) bool { return ch == unify.ChannelSMS && tlsLinks[carrier] },
+		OnEvents:    g.notifier.Wake,
+		WebLinkBase: cfg.PublicURL,
+		Registerer:  g.registry, Logger: logger,
 	}, g.store)
 
+	smsLinks.svc = g.svc
 	metrics := smpp.NewMetrics(g.registry)
 	for _, c := range cfg.Carriers {
 		if c.SMPP == nil {
@@ -149,7 +155,7 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		if err != nil {
 			return nil, err
 		}
-		link := smpp.New(lc, sms.DeliverHandler(g.svc, logger.With("carrier", c.Name)), logger.With("carrier", c.Name), metrics)
+		link := smpp.New(lc, sms.DeliverHandler(g.svc, logger.With("carrier", c.Name)), logger, metrics)
 		g.links[c.Name] = link
 		submitters[c.Name] = link
 	}
@@ -173,6 +179,7 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		Gatherer: g.registry, Registerer: g.registry, Logger: logger,
 		TransportTLS: func(carrier string) bool { return tlsLinks[carrier] },
 	})
+	g.web.MountChannels(web.ChannelRoutes{Previews: g.svc, WebLinks: g.svc})
 	return g, nil
 }
 
@@ -299,4 +306,12 @@ func newLogger(cfg *config.File, w *os.File) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// lateWebLinks lets the SMS channel ask the core for web links although the
+// core is built after the channel (it needs the channel list).
+type lateWebLinks struct{ svc *dispatch.Service }
+
+func (l *lateWebLinks) WebLink(ctx context.Context, m *unify.Message) (string, error) {
+	return l.svc.WebLink(ctx, m)
 }
