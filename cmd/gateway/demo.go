@@ -78,16 +78,22 @@ senders:
   - name: acme
     sms_source: ACME
     sms_numbers: ["+33700000001"]
+    rbm_agent: acme_agent
     default_policy: default
 carriers:
   - name: sim
     prefixes: ["+1", "+2", "+3", "+4", "+5", "+6", "+7", "+8", "+9"]
     smpp: {address: "127.0.0.1:2775", system_id: gw, password: secret, binds: 1, tps: 1000, window: 50}
+    rbm: {base_url: "http://127.0.0.1:8090", token: demo-rbm-token, webhook_secret: "${DEMO_WEBHOOK_SECRET}"}
+    mm7: {url: "http://127.0.0.1:8090/mm7", vasp_id: acme, vas_id: gateway}
 privacy:
   encryption_key: "${DEMO_CONTENT_KEY}"
+media: {allow_loopback: true}
 sim:
   smpp: 127.0.0.1:2775
   http: 127.0.0.1:8090
+  rcs_numbers: ["+3361*"]
+  auto_deliver: 2s
 policies:
   - name: default
     steps:
@@ -120,13 +126,16 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
 		s.Echo().GET("/demo/events", events.list)
 		simAPI := http.StripPrefix("/sim", g.sim.Handler())
 		s.Echo().Any("/sim/*", echo.WrapHandler(simAPI))
+		s.Echo().GET("/sim", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/sim/handset") })
 	})
 	return g.serve(ctx, func(addr string) {
 		fmt.Fprintf(stdout, `
 Gateway demo running on http://%[1]s
   API key:       %[2]s
   UI password:   %[3]s
-  Carrier:       simulated SMSC on smpp://%[4]s (control API %[5]s/control/)
+  Carrier:       simulated SMSC on smpp://%[4]s, RBM API and MMSC on %[5]s (control API %[5]s/control/)
+  Phones:        numbers starting +3361 are RCS-capable; the others get MMS or SMS
+  Handset:       http://%[1]s/sim (what each phone received; tap chips, reply)
 
 Send a message:
   curl -s -X POST http://%[1]s/v1/messages -H 'Authorization: Bearer %[2]s' \

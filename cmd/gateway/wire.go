@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 	"gateway/carriers"
 	"gateway/carriers/sim"
 	"gateway/cmd/gateway/config"
+	"gateway/rcs"
 	"gateway/sms"
+	"gateway/sms/mms"
 	"gateway/sms/smpp"
 	"gateway/unify"
 	"gateway/unify/dispatch"
@@ -38,6 +41,11 @@ var (
 	_ notify.Store     = (*sqlstore.Store)(nil)
 	_ web.Previewer    = (*dispatch.Service)(nil)
 	_ web.WebLinks     = (*dispatch.Service)(nil)
+	_ dispatch.Channel = (*rcs.Channel)(nil)
+	_ dispatch.Revoker = (*rcs.Channel)(nil)
+	_ dispatch.Channel = (*mms.Channel)(nil)
+	_ rcs.Sink         = (*dispatch.Service)(nil)
+	_ mms.Sink         = (*dispatch.Service)(nil)
 )
 
 // gateway is every long-lived part, built from a config file. wire is the
@@ -48,6 +56,8 @@ type gateway struct {
 	store    *sqlstore.Store
 	svc      *dispatch.Service
 	links    map[string]*smpp.Link
+	rcs      *rcs.Channel
+	mms      *mms.Channel
 	notifier *notify.Dispatcher
 	web      *web.Server
 	sim      *sim.Sim
@@ -99,12 +109,8 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 	}
 
 	if cfg.Sim != nil {
-		g.sim = sim.New(sim.Config{SMPPAddr: cfg.Sim.SMPP, HTTPAddr: cfg.Sim.HTTP, AutoReceipts: true,
-			SystemID: simCredential(cfg, func(s *config.SMPP) string { return s.SystemID }),
-			Password: simCredential(cfg, func(s *config.SMPP) string { return s.Password }),
-			Logger:   logger.With("component", "carriersim")})
-		if err := g.sim.Start(); err != nil {
-			return nil, fmt.Errorf("carrier simulator: %w", err)
+		if err := g.startSim(); err != nil {
+			return nil, err
 		}
 	}
 
@@ -121,6 +127,12 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		if c.SMPP != nil {
 			rc.Channels = append(rc.Channels, unify.ChannelSMS)
 		}
+		if c.RBM != nil {
+			rc.Channels = append(rc.Channels, unify.ChannelRCS)
+		}
+		if c.MM7 != nil {
+			rc.Channels = append(rc.Channels, unify.ChannelMMS)
+		}
 		routes = append(routes, rc)
 	}
 	router, err := carriers.NewRouter(routes)
@@ -128,9 +140,19 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		return nil, err
 	}
 	senders := cfg.UnifySenders()
-	smsLinks := &lateWebLinks{}
-	smsChannel := sms.New(sms.Config{Links: submitters, Senders: senders, WebLinks: smsLinks,
+	core := &lateCore{}
+	smsChannel := sms.New(sms.Config{Links: submitters, Senders: senders, WebLinks: core,
 		LinkTLS: func(carrier string) bool { return tlsLinks[carrier] }, Logger: logger})
+	channels := []dispatch.Channel{smsChannel}
+	if g.rcs, err = g.rcsChannel(router, senders, core); err != nil {
+		return nil, err
+	}
+	if g.rcs != nil {
+		channels = append(channels, g.rcs)
+	}
+	if g.mms = g.mmsChannel(senders, core); g.mms != nil {
+		channels = append(channels, g.mms)
+	}
 
 	g.notifier = notify.New(notify.Config{
 		URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Timeout: time.Duration(cfg.Webhook.Timeout),
@@ -138,14 +160,19 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 	}, g.store)
 
 	g.svc = dispatch.New(dispatch.Config{
-		Senders: senders, Router: router, Channels: []dispatch.Channel{smsChannel},
+		Senders: senders, Router: router, Channels: channels,
 		LinkTLS:     func(carrier string, ch unify.ChannelKind) bool { return ch == unify.ChannelSMS && tlsLinks[carrier] },
 		OnEvents:    g.notifier.Wake,
 		WebLinkBase: cfg.PublicURL,
-		Registerer:  g.registry, Logger: logger,
+		OnInbound: func(in unify.Inbound) {
+			if g.rcs != nil && in.Channel == unify.ChannelSMS {
+				g.rcs.ObserveSMSReply(in.From)
+			}
+		},
+		Registerer: g.registry, Logger: logger,
 	}, g.store)
 
-	smsLinks.svc = g.svc
+	core.svc = g.svc
 	metrics := smpp.NewMetrics(g.registry)
 	for _, c := range cfg.Carriers {
 		if c.SMPP == nil {
@@ -179,8 +206,137 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		Gatherer: g.registry, Registerer: g.registry, Logger: logger,
 		TransportTLS: func(carrier string) bool { return tlsLinks[carrier] },
 	})
-	g.web.MountChannels(web.ChannelRoutes{Previews: g.svc, WebLinks: g.svc})
+	routesCfg := web.ChannelRoutes{Previews: g.svc, WebLinks: g.svc}
+	if g.rcs != nil {
+		for _, sd := range senders {
+			if sd.RBMAgent != "" {
+				routesCfg.DefaultSender = sd.Name
+				break
+			}
+		}
+		routesCfg.Capabilities = func(ctx context.Context, sender, phone string) (web.Capability, error) {
+			capa, cached, err := g.rcs.Capability(ctx, sender, phone)
+			if err != nil {
+				return web.Capability{}, err
+			}
+			features := capa.Features
+			if features == nil {
+				features = []string{}
+			}
+			return web.Capability{Phone: phone, RCS: capa.Capable, Features: features, CheckedAt: capa.CheckedAt,
+				AgeSeconds: time.Since(capa.CheckedAt).Seconds(), Cached: cached}, nil
+		}
+		routesCfg.RBMCallback = func(ctx context.Context, carrier string, h http.Header, body []byte) (int, string, []byte) {
+			status, reply, err := g.rcs.HandleCallback(ctx, carrier, h, body)
+			if err != nil && status >= 500 {
+				logger.Warn("rbm callback failed", "carrier", carrier, "err", err)
+			}
+			if reply != "" {
+				return status, "text/plain; charset=utf-8", []byte(reply)
+			}
+			return status, "", nil
+		}
+	}
+	if g.mms != nil {
+		routesCfg.MM7Callback = g.mms.HandleCallback
+	}
+	g.web.MountChannels(routesCfg)
 	return g, nil
+}
+
+// rcsChannel builds an RBM client per carrier with an rbm section, and the
+// RCS channel over them; nil when no carrier has one.
+func (g *gateway) rcsChannel(router *carriers.Router, senders []unify.Sender, sink rcs.Sink) (*rcs.Channel, error) {
+	cfg := rcs.Config{Clients: map[string]*rcs.Client{}, Agents: map[string]string{}, Secrets: map[string]string{},
+		Metrics: rcs.NewMetrics(g.registry), Logger: g.log,
+		RouteFunc: func(phone string) (string, bool) {
+			c, ok := router.Route(phone)
+			if !ok {
+				return "", false
+			}
+			return c.Name, true
+		}}
+	for _, c := range g.cfg.Carriers {
+		if c.RBM == nil {
+			continue
+		}
+		client, err := rcs.NewClient(rcs.ClientConfig{Carrier: c.Name, BaseURL: c.RBM.BaseURL, TokenURL: c.RBM.TokenURL,
+			CredentialsFile: c.RBM.CredentialsFile, Token: c.RBM.Token, Timeout: time.Duration(c.RBM.Timeout),
+			Metrics: cfg.Metrics, Logger: g.log})
+		if err != nil {
+			return nil, fmt.Errorf("carriers: %s: rbm: %w", c.Name, err)
+		}
+		cfg.Clients[c.Name] = client
+		cfg.Secrets[c.Name] = c.RBM.WebhookSecret
+	}
+	if len(cfg.Clients) == 0 {
+		return nil, nil
+	}
+	for _, sd := range senders {
+		if sd.RBMAgent != "" {
+			cfg.Agents[sd.Name] = sd.RBMAgent
+		}
+	}
+	cfg.Cache = rcs.NewCapabilityCache(rcs.CacheConfig{Metrics: cfg.Metrics})
+	return rcs.New(cfg, sink), nil
+}
+
+// mmsChannel builds the MMS channel over every carrier with an mm7 section;
+// nil when none has one.
+func (g *gateway) mmsChannel(senders []unify.Sender, sink mms.Sink) *mms.Channel {
+	cfg := mms.Config{Carriers: map[string]mms.CarrierConfig{}, Senders: map[string]string{}, Logger: g.log, Registerer: g.registry,
+		Fetcher: &mms.Fetcher{AllowLoopback: g.cfg.Media.AllowLoopback, AllowPrivate: g.cfg.Media.AllowPrivate,
+			MaxSize: g.cfg.Media.MaxSize, Timeout: time.Duration(g.cfg.Media.Timeout)}}
+	for _, c := range g.cfg.Carriers {
+		if c.MM7 == nil {
+			continue
+		}
+		cfg.Carriers[c.Name] = mms.CarrierConfig{URL: c.MM7.URL, VASPID: c.MM7.VASPID, VASID: c.MM7.VASID, ServiceCode: c.MM7.ServiceCode,
+			Username: c.MM7.Username, Password: c.MM7.Password, Namespace: c.MM7.Namespace, Version: c.MM7.Version, MaxSize: c.MM7.MaxSize}
+	}
+	if len(cfg.Carriers) == 0 {
+		return nil
+	}
+	// An MMS comes from the sender's short code or first two-way number.
+	for _, sd := range senders {
+		switch {
+		case len(sd.SMSNumbers) > 0:
+			cfg.Senders[sd.Name] = sd.SMSNumbers[0]
+		case sd.SMSSource != "":
+			cfg.Senders[sd.Name] = sd.SMSSource
+		}
+	}
+	return mms.New(cfg, sink)
+}
+
+// startSim starts the in-process carrier simulator: SMSC, RBM API and MMSC,
+// with the credentials and callback addresses of the carriers that point at
+// it, so that the demo works without more configuration.
+func (g *gateway) startSim() error {
+	cfg := g.cfg
+	sc := sim.Config{SMPPAddr: cfg.Sim.SMPP, HTTPAddr: cfg.Sim.HTTP, AutoReceipts: true,
+		RCSNumbers: cfg.Sim.RCSNumbers, RBMAutoDeliver: time.Duration(cfg.Sim.AutoDeliver), MM7AutoReport: time.Duration(cfg.Sim.AutoDeliver),
+		Logger: g.log.With("component", "carriersim")}
+	simHTTP := "http://" + cfg.Sim.HTTP
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	for _, c := range cfg.Carriers {
+		if c.SMPP != nil && c.SMPP.Address == cfg.Sim.SMPP && sc.SystemID == "" {
+			sc.SystemID, sc.Password = c.SMPP.SystemID, c.SMPP.Password
+		}
+		if c.RBM != nil && strings.HasPrefix(c.RBM.BaseURL, simHTTP) && sc.RBMCallbackURL == "" {
+			sc.RBMToken, sc.RBMClientToken = c.RBM.Token, c.RBM.WebhookSecret
+			sc.RBMCallbackURL = base + "/webhooks/rbm/" + c.Name
+		}
+		if c.MM7 != nil && strings.HasPrefix(c.MM7.URL, simHTTP) && sc.MM7CallbackURL == "" {
+			sc.MM7CallbackURL = base + "/webhooks/mm7/" + c.Name
+			sc.MM7VASPID = c.MM7.VASPID
+		}
+	}
+	g.sim = sim.New(sc)
+	if err := g.sim.Start(); err != nil {
+		return fmt.Errorf("carrier simulator: %w", err)
+	}
+	return nil
 }
 
 // simCredential gives the in-process simulator the credentials of the first
@@ -292,6 +448,9 @@ func (g *gateway) close() {
 	for _, l := range g.links {
 		_ = l.Close()
 	}
+	if g.rcs != nil {
+		_ = g.rcs.Close()
+	}
 	if g.sim != nil {
 		_ = g.sim.Close()
 	}
@@ -308,10 +467,23 @@ func newLogger(cfg *config.File, w *os.File) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// lateWebLinks lets the SMS channel ask the core for web links although the
-// core is built after the channel (it needs the channel list).
-type lateWebLinks struct{ svc *dispatch.Service }
+// lateCore lets the channels report to the core although the core is built
+// after them (it needs the channel list). It is complete before anything
+// runs.
+type lateCore struct{ svc *dispatch.Service }
 
-func (l *lateWebLinks) WebLink(ctx context.Context, m *unify.Message) (string, error) {
+func (l *lateCore) WebLink(ctx context.Context, m *unify.Message) (string, error) {
 	return l.svc.WebLink(ctx, m)
+}
+
+func (l *lateCore) HandleReceipt(ctx context.Context, r unify.Receipt) error {
+	return l.svc.HandleReceipt(ctx, r)
+}
+
+func (l *lateCore) HandleInbound(ctx context.Context, in unify.Inbound) error {
+	return l.svc.HandleInbound(ctx, in)
+}
+
+func (l *lateCore) HandleConsent(ctx context.Context, c unify.ConsentChange) error {
+	return l.svc.HandleConsent(ctx, c)
 }

@@ -11,6 +11,10 @@ import (
 	"gateway/unify/sqlstore"
 )
 
+// stepTries is how many times a step that fails temporarily is tried before
+// the fallback moves on (when there is a step to move on to).
+const stepTries = 3
+
 var jobKinds = []sqlstore.JobKind{sqlstore.JobSend, sqlstore.JobTimeout, sqlstore.JobMOFlush}
 
 // Run claims due jobs and works them with a fixed pool of workers until ctx
@@ -172,6 +176,13 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job) error {
 			return s.recordSent(ctx, j, m, a, res, step, i == len(pol.Steps)-1, failures)
 		}
 		kind := unify.SendKind(err)
+		// A step that keeps failing temporarily while later steps exist is
+		// given up after a few tries: the person is better served by the
+		// next channel than by waiting (a media server that does not
+		// answer must not hold back the SMS).
+		if kind == unify.ErrTemporary && i < len(pol.Steps)-1 && j.Tries >= stepTries {
+			kind = unify.ErrRejected
+		}
 		if kind == unify.ErrThrottled || kind == unify.ErrTemporary {
 			if s.now().Sub(m.CreatedAt) > s.cfg.MaxAge {
 				a.Status, a.Error = unify.StatusExpired, err.Error()

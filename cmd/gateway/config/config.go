@@ -40,6 +40,8 @@ type File struct {
 	// Sim, when set, makes the gateway start the carrier simulator
 	// (carriers/sim) in process, as the demo does.
 	Sim *Sim `yaml:"sim"`
+	// Media configures how media URLs are fetched for MMS.
+	Media Media `yaml:"media"`
 
 	// lines maps a YAML path to the line it was read from, so that problems
 	// found by Validate can point into the file.
@@ -64,8 +66,14 @@ const (
 type APIKey struct {
 	Name string `yaml:"name"`
 	Key  string `yaml:"key"`
-	// Dialect is DialectUnified (default), DialectMessenger or DialectWhatsApp.
+	// Dialect is DialectUnified (default), DialectMessenger or DialectWhatsApp:
+	// the shape of the events about the messages this key sends (Meta's
+	// webhooks for the last two).
 	Dialect string `yaml:"dialect"`
+	// Sender, optional, names the sender (senders[].name) that Messenger and
+	// WhatsApp requests of this key go from when their path names none:
+	// Meta's shapes have no "from".
+	Sender string `yaml:"sender"`
 }
 
 // Webhook is the unified back end's event endpoint. It is optional: without
@@ -78,6 +86,12 @@ type Webhook struct {
 	AllowHTTP bool `yaml:"allow_http"`
 	// Timeout bounds one delivery attempt (default 10s).
 	Timeout Duration `yaml:"timeout"`
+	// VerifyToken, optional, is the hub.verify_token of Meta's subscription
+	// handshake: before the first Messenger or WhatsApp event, the gateway
+	// sends GET url?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…
+	// and expects the challenge back, as Meta does when a bot's webhook is
+	// registered. Empty: no handshake.
+	VerifyToken string `yaml:"verify_token"`
 }
 
 // UI configures the web UI.
@@ -260,6 +274,23 @@ func (l Log) SlogLevel() slog.Level {
 type Sim struct {
 	SMPP string `yaml:"smpp"` // default 127.0.0.1:2775
 	HTTP string `yaml:"http"` // default 127.0.0.1:8090
+	// RCSNumbers are the numbers (or prefixes ending in '*') the simulated
+	// RBM API treats as RCS-capable.
+	RCSNumbers []string `yaml:"rcs_numbers"`
+	// AutoDeliver makes the simulator report RCS and MMS messages delivered
+	// this long after they are sent (0: only on command).
+	AutoDeliver Duration `yaml:"auto_deliver"`
+}
+
+// Media says how media URLs are fetched (MMS): from the public internet
+// only, unless the operator opens loopback or private addresses.
+type Media struct {
+	AllowLoopback bool `yaml:"allow_loopback"`
+	AllowPrivate  bool `yaml:"allow_private"`
+	// MaxSize caps one fetched file in bytes (default 5 MiB).
+	MaxSize int64 `yaml:"max_size"`
+	// Timeout bounds one fetch (default 10s).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Duration is a time.Duration read from a Go duration string ("60s", "10m",

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -71,6 +72,7 @@ func (f *File) validate() Problems {
 	}
 	policies := f.checkPolicies(c)
 	f.checkSenders(c, policies)
+	f.checkKeySenders(c)
 	f.checkCarriers(c)
 	f.checkPrivacy(c)
 	switch f.Log.Level {
@@ -86,6 +88,20 @@ func (f *File) validate() Problems {
 	if f.Sim != nil {
 		c.add("sim.smpp", checkHostPort(f.Sim.SMPP, false, 0))
 		c.add("sim.http", checkHostPort(f.Sim.HTTP, false, 0))
+		for i, n := range f.Sim.RCSNumbers {
+			if !unify.LooksE164(strings.TrimSuffix(n, "*")) && !(strings.HasSuffix(n, "*") && strings.HasPrefix(n, "+") && len(n) > 2) {
+				c.addf(fmt.Sprintf("sim.rcs_numbers[%d]", i), "must be an E.164 number or a prefix ending in * (+3361*)")
+			}
+		}
+		if f.Sim.AutoDeliver < 0 {
+			c.add("sim.auto_deliver", "must not be negative")
+		}
+	}
+	if f.Media.MaxSize < 0 {
+		c.add("media.max_size", "must not be negative")
+	}
+	if f.Media.Timeout < 0 {
+		c.add("media.timeout", "must not be negative")
 	}
 	return c.ps
 }
@@ -129,6 +145,16 @@ func (f *File) checkWebhook(c *checker) {
 	if w.Timeout <= 0 {
 		c.add("webhook.timeout", "must be more than 0s")
 	}
+	if w.VerifyToken != "" {
+		switch {
+		case w.URL == "":
+			c.add("webhook.verify_token", "needs webhook.url: it is sent there in the subscription handshake")
+		case strings.IndexFunc(w.VerifyToken, unicode.IsControl) >= 0:
+			c.add("webhook.verify_token", "must not contain control characters")
+		case len(w.VerifyToken) > 256:
+			c.add("webhook.verify_token", "must be at most 256 bytes")
+		}
+	}
 	if w.URL == "" {
 		return
 	}
@@ -141,6 +167,19 @@ func (f *File) checkWebhook(c *checker) {
 	}
 	if w.Secret == "" {
 		c.add("webhook.secret", "must be set when webhook.url is: it signs every event")
+	}
+}
+
+// checkKeySenders checks that api_keys[].sender names a sender.
+func (f *File) checkKeySenders(c *checker) {
+	names := map[string]bool{}
+	for _, s := range f.Senders {
+		names[s.Name] = true
+	}
+	for i, k := range f.APIKeys {
+		if k.Sender != "" && !names[k.Sender] {
+			c.addf(fmt.Sprintf("api_keys[%d].sender", i), "%q is not the name of a sender", k.Sender)
+		}
 	}
 }
 
