@@ -313,3 +313,10 @@ func (c *Channel) ObserveSMSReply(phone string) { c.cache.markStale(phone, true)
 
 // Forget drops what the channel remembers about a phone (erasure).
 func (c *Channel) Forget(phone string) { c.cache.Forget(phone) }
+
+// CheckContent reports what RBM cannot carry of c (its limits), with field
+// paths: the core refuses a message at the API when no step of its policy
+// could carry it.
+func (c *Channel) CheckContent(content *unify.Content) []unify.FieldError {
+	return CheckLimits(content)
+}

@@ -92,6 +92,8 @@ policies:
     on_revoke_failure: suppress
   - name: slow
     steps: [{channel: rcs, timeout: 4s}, {channel: sms}]
+  - name: rcsonly
+    steps: [{channel: rcs}]
   - name: weblink
     steps: [{channel: sms}]
     sms: {web_link: true, number_replies: true}
@@ -224,6 +226,15 @@ func TestRCSEndToEnd(t *testing.T) {
 	require.Equal(t, "thread-rcs", in["conversation_id"])
 	require.Equal(t, id, in["in_reply_to"])
 	require.Equal(t, phone, in["from"])
+
+	// Content RBM cannot carry is refused at the API, field named, when
+	// the policy has no other channel; with a fallback it is accepted.
+	long := strings.Repeat("é", 2000) // 4000 bytes: over RBM's 3072
+	code, out := r.gw.do(http.MethodPost, "/v1/messages", map[string]any{"to": phone, "from": "acme", "policy": "rcsonly", "content": map[string]any{"text": long}})
+	require.Equal(t, http.StatusBadRequest, code, "%v", out)
+	require.Equal(t, "content.text", out["errors"].([]any)[0].(map[string]any)["field"])
+	code, _ = r.gw.do(http.MethodPost, "/v1/messages", map[string]any{"to": phone, "from": "acme", "content": map[string]any{"text": long}})
+	require.Equal(t, http.StatusAccepted, code)
 
 	// Not RCS-capable: the RBM API is asked once, then the cache answers.
 	const plain = "+33622222222"

@@ -28,6 +28,12 @@ type Channel interface {
 	Send(ctx context.Context, m *unify.Message, a *unify.Attempt, p *unify.Policy) (unify.SendResult, error)
 }
 
+// ContentChecker is implemented by channels that have limits of their own
+// (RBM's): what they cannot carry, with JSON paths under "content".
+type ContentChecker interface {
+	CheckContent(c *unify.Content) []unify.FieldError
+}
+
 // Revoker is implemented by channels that can withdraw a message the phone
 // has not received yet (RCS). Revoke returns nil when the message is
 // withdrawn, an error wrapping unify.ErrAlreadyDelivered when it reached the
@@ -171,11 +177,15 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 			m.Policy = "default"
 		}
 	}
-	if _, err := s.policy(ctx, m.Policy); err != nil {
+	pol, err := s.policy(ctx, m.Policy)
+	if err != nil {
 		if unify.CodeOf(err) == unify.CodeNotFound {
 			return nil, false, unify.Invalid(unify.FieldError{Field: "policy", Message: fmt.Sprintf("no policy named %q", m.Policy)})
 		}
 		return nil, false, err
+	}
+	if fields := s.uncarriable(&pol, &m.Content); len(fields) > 0 {
+		return nil, false, unify.Invalid(fields...)
 	}
 	now := s.now()
 	m.ID = unify.NewMessageID()
@@ -183,7 +193,7 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 	m.CreatedAt, m.UpdatedAt = now, now
 	m.Attempts = []unify.Attempt{}
 	var replay *unify.Message
-	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		if idem.Key != "" {
 			hash, id, found, err := tx.Idempotent(idem.Scope, idem.Key)
 			if err != nil {
@@ -214,6 +224,33 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 	s.metrics.accepted.Inc()
 	s.kick()
 	return m, false, nil
+}
+
+// uncarriable returns the content problems that rule out every step of p,
+// so the API refuses a message no channel could carry (RCS-only policy,
+// content over RBM's limits) instead of accepting it to fail later. When
+// some step can carry it, the others are skipped at send time with the
+// reason recorded.
+func (s *Service) uncarriable(p *unify.Policy, c *unify.Content) []unify.FieldError {
+	var first []unify.FieldError
+	for _, step := range p.Steps {
+		ch, ok := s.channels[step.Channel]
+		if !ok {
+			continue
+		}
+		checker, ok := ch.(ContentChecker)
+		if !ok {
+			return nil
+		}
+		fields := checker.CheckContent(c)
+		if len(fields) == 0 {
+			return nil
+		}
+		if first == nil {
+			first = fields
+		}
+	}
+	return first
 }
 
 // Message returns a message with its attempts.
