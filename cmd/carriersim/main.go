@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"gateway/carriers/sim"
@@ -70,6 +71,13 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	fs.IntVar(&cfg.MaxBinds, "max-binds", 0, "maximum simultaneous binds (0: unlimited)")
 	fs.BoolVar(&cfg.AutoReceipts, "auto-receipts", true, "send DELIVRD receipts automatically")
 	fs.DurationVar(&cfg.EnquireLinkTimeout, "inactivity-timeout", 0, "close binds silent for longer than this (0: never)")
+	fs.StringVar(&cfg.RBMToken, "rbm-token", sim.DefaultRBMToken, "bearer token the RBM API accepts")
+	rcsNumbers := fs.String("rcs-numbers", "", "comma-separated RCS-capable numbers or prefixes ending in * (+3361*)")
+	fs.StringVar(&cfg.RBMCallbackURL, "rbm-callback", "", "the gateway's RBM webhook (http://…/webhooks/rbm/CARRIER)")
+	fs.StringVar(&cfg.RBMClientToken, "rbm-client-token", "", "secret signing RBM callbacks (the carrier's rbm.webhook_secret)")
+	fs.DurationVar(&cfg.RBMAutoDeliver, "rbm-auto-deliver", 0, "report RCS messages delivered after this delay (0: only on command)")
+	fs.StringVar(&cfg.MM7CallbackURL, "mm7-callback", "", "the gateway's MM7 webhook (http://…/webhooks/mm7/CARRIER)")
+	fs.DurationVar(&cfg.MM7AutoReport, "mm7-auto-report", 0, "report MMS retrieved after this delay (0: only on command)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -94,6 +102,13 @@ func parseFlags(args []string, stderr io.Writer) (sim.Config, error) {
 	}
 	if cfg.ReceiptDelay == 0 {
 		cfg.ReceiptDelay = -1 // sim.Config: < 0 means at once, 0 means default
+	}
+	if *rcsNumbers != "" {
+		for _, n := range strings.Split(*rcsNumbers, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				cfg.RCSNumbers = append(cfg.RCSNumbers, n)
+			}
+		}
 	}
 	return cfg, nil
 }
