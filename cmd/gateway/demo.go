@@ -124,9 +124,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer) error {
 	g.extra = append(g.extra, func(s *web.Server) {
 		s.Echo().POST("/demo/events", events.receive)
 		s.Echo().GET("/demo/events", events.list)
-		simAPI := http.StripPrefix("/sim", g.sim.Handler())
-		s.Echo().Any("/sim/*", echo.WrapHandler(simAPI))
-		s.Echo().GET("/sim", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/sim/handset") })
+
 	})
 	return g.serve(ctx, func(addr string) {
 		fmt.Fprintf(stdout, `
@@ -135,6 +133,7 @@ Gateway demo running on http://%[1]s
   UI password:   %[3]s
   Carrier:       simulated SMSC on smpp://%[4]s, RBM API and MMSC on %[5]s (control API %[5]s/control/)
   Phones:        numbers starting +3361 are RCS-capable; the others get MMS or SMS
+  Web UI:        http://%[1]s/ui (policies, traffic, carriers; sign in with the UI password)
   Handset:       http://%[1]s/sim (what each phone received; tap chips, reply)
 
 Send a message:

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -30,6 +31,7 @@ import (
 	"gateway/unify/sqlstore"
 	"gateway/web"
 	"gateway/web/notify"
+	"gateway/web/ui"
 )
 
 // Interfaces satisfied across packages, checked where both sides are visible.
@@ -46,6 +48,10 @@ var (
 	_ dispatch.Channel = (*mms.Channel)(nil)
 	_ rcs.Sink         = (*dispatch.Service)(nil)
 	_ mms.Sink         = (*dispatch.Service)(nil)
+	_ ui.Traffic       = (*sqlstore.Store)(nil)
+	_ ui.Sessions      = (*sqlstore.Store)(nil)
+	_ ui.Policies      = uiPolicies{}
+	_ ui.Previewer     = uiPreviewer{}
 )
 
 // gateway is every long-lived part, built from a config file. wire is the
@@ -241,7 +247,86 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		routesCfg.MM7Callback = g.mms.HandleCallback
 	}
 	g.web.MountChannels(routesCfg)
+	if err := g.mountUI(senders); err != nil {
+		return nil, err
+	}
 	return g, nil
+}
+
+// mountUI adds the operator's web UI (and, with the in-process simulator,
+// its handset page at /sim).
+func (g *gateway) mountUI(senders []unify.Sender) error {
+	names := make([]string, 0, len(senders))
+	for _, sd := range senders {
+		names = append(names, sd.Name)
+	}
+	uc := ui.Config{
+		AdminPassword: g.cfg.UI.AdminPassword,
+		Policies:      uiPolicies{g.svc},
+		Previewer:     uiPreviewer{g.svc},
+		Traffic:       g.store,
+		Sessions:      g.store,
+		Carriers:      g.carrierStatus,
+		Senders:       names,
+		Secure:        g.cfg.TLS != nil,
+		Logger:        g.log,
+	}
+	g.web.Echo().GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/ui/traffic") })
+	if g.sim != nil {
+		uc.Handset, uc.HandsetPath = g.sim.Handler(), "/handset"
+		g.web.Echo().GET("/sim", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/ui/sim") })
+	}
+	return ui.Mount(g.web.Echo(), uc)
+}
+
+// carrierStatus reports each carrier's links for the UI.
+func (g *gateway) carrierStatus() []ui.CarrierStatus {
+	out := make([]ui.CarrierStatus, 0, len(g.cfg.Carriers))
+	for _, c := range g.cfg.Carriers {
+		cs := ui.CarrierStatus{Name: c.Name}
+		if l, ok := g.links[c.Name]; ok {
+			st := l.Status()
+			cs.TPS, cs.MaxTPS = st.RateLimit, st.MaxRate
+			for _, b := range st.Binds {
+				cs.Binds = append(cs.Binds, ui.BindStatus{Up: b.Up, Since: b.Since, LastError: b.LastError, InFlight: b.InFlight, Window: b.Window})
+			}
+		}
+		// RBM and MM7 are HTTP APIs without a session to watch: their
+		// health shows in the attempts' errors and the metrics.
+		if c.RBM != nil {
+			cs.RBM = &ui.Reachability{Configured: true, OK: true}
+		}
+		if c.MM7 != nil {
+			cs.MM7 = &ui.Reachability{Configured: true, OK: true}
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// uiPolicies adapts the core's policy methods to the UI.
+type uiPolicies struct{ svc *dispatch.Service }
+
+func (p uiPolicies) List(ctx context.Context) ([]unify.Policy, error) { return p.svc.Policies(ctx) }
+func (p uiPolicies) Get(ctx context.Context, name string) (unify.Policy, error) {
+	return p.svc.GetPolicy(ctx, name)
+}
+func (p uiPolicies) Save(ctx context.Context, pol unify.Policy, isNew bool) error {
+	return p.svc.SavePolicy(ctx, pol, isNew)
+}
+func (p uiPolicies) Delete(ctx context.Context, name string) error {
+	return p.svc.DeletePolicy(ctx, name)
+}
+
+// uiPreviewer gives the UI the renderings of /v1/previews.
+type uiPreviewer struct{ svc *dispatch.Service }
+
+func (p uiPreviewer) Preview(ctx context.Context, m *unify.Message, pol unify.Policy) ([]unify.Rendering, error) {
+	pv, err := p.svc.Preview(ctx, m, &pol)
+	if err != nil {
+		return nil, err
+	}
+	return pv.Channels, nil
 }
 
 // rcsChannel builds an RBM client per carrier with an rbm section, and the

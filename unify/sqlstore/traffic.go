@@ -77,11 +77,22 @@ const (
 func trafficQuery(f TrafficFilter, limit int) (string, []any) {
 	var where []string
 	var args []any
+	// The first filter set, in order of selectivity, leads on its index; the
+	// others are written as expressions (col || '') so that no index serves
+	// them. SQLite has no statistics unless ANALYZE ran and would otherwise
+	// pick by luck, say the status index for a number and a status, reading
+	// every failed message to find one person's.
+	led := false
 	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
+		if v == "" {
+			return
 		}
+		if led {
+			col += " || ''"
+		}
+		led = true
+		where = append(where, col+" = ?")
+		args = append(args, v)
 	}
 	eq("to_number", f.Number)
 	eq("sender", f.Sender)
@@ -98,15 +109,14 @@ func trafficQuery(f TrafficFilter, limit int) (string, []any) {
 	order := "DESC"
 	switch {
 	case f.Before != nil:
-		// Spelled out rather than as a row value, (created_at, id) < (?, ?):
-		// both engines turn this form into an index range.
-		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-		us := f.Before.CreatedAt.UnixMicro()
-		args = append(args, us, us, string(f.Before.ID))
+		// A row value rather than "a < ? OR (a = ? AND b < ?)": SQLite (since
+		// 3.15) and PostgreSQL both turn it into an index range, where the OR
+		// form would make SQLite walk the index from the newest row.
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, f.Before.CreatedAt.UnixMicro(), string(f.Before.ID))
 	case f.After != nil:
-		where = append(where, "(created_at > ? OR (created_at = ? AND id > ?))")
-		us := f.After.CreatedAt.UnixMicro()
-		args = append(args, us, us, string(f.After.ID))
+		where = append(where, "(created_at, id) > (?, ?)")
+		args = append(args, f.After.CreatedAt.UnixMicro(), string(f.After.ID))
 		order = "ASC"
 	}
 	q := `SELECT ` + stateCols + ` FROM messages`
@@ -250,6 +260,10 @@ type InboundReply struct {
 	Media    []unify.Media
 	Location *unify.Location
 	At       time.Time
+
+	// ContentPurged says that retention or an erasure dropped the reply's
+	// content: the UI shows "content purged" in its place.
+	ContentPurged bool
 }
 
 // Timeline is everything the store knows about one message, for its page in
@@ -302,15 +316,17 @@ func (s *Store) MessageTimeline(ctx context.Context, id unify.MessageID) (Timeli
 		From       string `db:"from_number"`
 		ContentKey string `db:"content_key"`
 		Content    []byte `db:"content"`
+		PurgedAt   int64  `db:"content_purged_at"`
 		CreatedAt  int64  `db:"created_at"`
 	}
 	var ins []inRow
-	if err := s.r.SelectContext(ctx, &ins, s.r.Rebind(`SELECT id, channel, carrier, from_number, content_key, content, created_at
+	if err := s.r.SelectContext(ctx, &ins, s.r.Rebind(`SELECT id, channel, carrier, from_number, content_key, content, content_purged_at, created_at
 		FROM inbound WHERE message_id = ? ORDER BY created_at, id`), id); err != nil {
 		return Timeline{}, classify(fmt.Errorf("sqlstore: read replies: %w", err))
 	}
 	for _, r := range ins {
-		rep := InboundReply{ID: r.ID, Channel: unify.ChannelKind(r.Channel), Carrier: r.Carrier, From: r.From, At: fromMicros(r.CreatedAt)}
+		rep := InboundReply{ID: r.ID, Channel: unify.ChannelKind(r.Channel), Carrier: r.Carrier, From: r.From, At: fromMicros(r.CreatedAt),
+			ContentPurged: r.PurgedAt != 0}
 		if r.Content != nil {
 			plain, err := s.sealer.Open(r.ContentKey, r.Content)
 			if err != nil {
