@@ -27,6 +27,7 @@ import (
 	"gateway/sms/smpp"
 	"gateway/unify"
 	"gateway/unify/dispatch"
+	"gateway/unify/privacy"
 	"gateway/unify/seal"
 	"gateway/unify/sqlstore"
 	"gateway/web"
@@ -69,6 +70,7 @@ type gateway struct {
 	sim      *sim.Sim
 	registry *prometheus.Registry
 	extra    []func(*web.Server) // routes mounted by the demo
+	sweeper  *privacy.Sweeper
 }
 
 func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gateway, err error) {
@@ -82,7 +84,9 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 
 	var sealer sqlstore.Sealer = sqlstore.PlainSealer{}
 	if cfg.Privacy.Encrypted() {
-		s, err := seal.New(cfg.Privacy.Key())
+		// Keys being rotated out still open what they sealed, until
+		// "gateway rotate-key" has re-sealed it under the current key.
+		s, err := seal.New(cfg.Privacy.Key(), cfg.Privacy.OldKeys()...)
 		if err != nil {
 			return nil, err
 		}
@@ -247,10 +251,43 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		routesCfg.MM7Callback = g.mms.HandleCallback
 	}
 	g.web.MountChannels(routesCfg)
+	if err := g.wirePrivacy(); err != nil {
+		return nil, err
+	}
 	if err := g.mountUI(senders); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// wirePrivacy builds the retention sweeper and the erasure of
+// DELETE /v1/subjects/{phone} (issue 9).
+func (g *gateway) wirePrivacy() error {
+	cfg := g.cfg
+	var key []byte
+	if cfg.Privacy.Encrypted() {
+		key = cfg.Privacy.Key()
+	}
+	pseudonyms, err := privacy.NewPseudonyms(key)
+	if err != nil {
+		return err
+	}
+	sc := privacy.SweeperConfig{Store: g.store, Senders: map[string]privacy.Retention{},
+		Default: privacy.Retention{Content: time.Duration(cfg.Privacy.ContentRetention), Metadata: time.Duration(cfg.Privacy.MetadataRetention)},
+		Logger:  g.log.With("component", "privacy")}
+	for _, sd := range cfg.Senders {
+		if sd.Retention != nil {
+			c, m := cfg.SenderRetention(sd)
+			sc.Senders[sd.Name] = privacy.Retention{Content: c, Metadata: m}
+		}
+	}
+	g.sweeper = privacy.NewSweeper(sc)
+	ec := privacy.EraserConfig{Store: g.store, Pseudonyms: pseudonyms, OnEvents: g.notifier.Wake, Logger: g.log.With("component", "privacy")}
+	if g.rcs != nil {
+		ec.Forget = g.rcs.Forget
+	}
+	g.web.MountSubjects(privacy.NewEraser(ec))
+	return nil
 }
 
 // mountUI adds the operator's web UI (and, with the in-process simulator,
@@ -424,17 +461,6 @@ func (g *gateway) startSim() error {
 	return nil
 }
 
-// simCredential gives the in-process simulator the credentials of the first
-// carrier that points at it, so the demo binds without more configuration.
-func simCredential(cfg *config.File, pick func(*config.SMPP) string) string {
-	for _, c := range cfg.Carriers {
-		if c.SMPP != nil && c.SMPP.Address == cfg.Sim.SMPP {
-			return pick(c.SMPP)
-		}
-	}
-	return ""
-}
-
 func linkConfig(c config.Carrier) (smpp.Config, error) {
 	s := c.SMPP
 	lc := smpp.Config{
@@ -499,10 +525,11 @@ func (g *gateway) serve(ctx context.Context, ready func(addr string)) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	wg.Add(2)
+	errc := make(chan error, 4)
+	wg.Add(3)
 	go func() { defer wg.Done(); errc <- g.svc.Run(runCtx) }()
 	go func() { defer wg.Done(); errc <- g.notifier.Run(runCtx) }()
+	go func() { defer wg.Done(); errc <- g.sweeper.Run(runCtx) }()
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -544,12 +571,15 @@ func (g *gateway) close() {
 	}
 }
 
+// newLogger builds the process's logger. Every record goes through
+// privacy.MaskHandler: no full phone number, content or secret reaches the
+// logs, at any level, whichever package logs it.
 func newLogger(cfg *config.File, w *os.File) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(privacy.MaskHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(privacy.MaskHandler(slog.NewTextHandler(w, opts)))
 }
 
 // lateCore lets the channels report to the core although the core is built
