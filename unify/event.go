@@ -16,6 +16,8 @@ type StatusEvent struct {
 	ID         string      `json:"id"`
 	MessageID  MessageID   `json:"message_id"`
 	ClientRef  string      `json:"client_ref,omitempty"`
+	To         string      `json:"to,omitempty"`   // the phone
+	From       string      `json:"from,omitempty"` // the sender name
 	Status     Status      `json:"status"`
 	Channel    ChannelKind `json:"channel,omitempty"`
 	Carrier    string      `json:"carrier,omitempty"`

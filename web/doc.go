@@ -1,12 +1,15 @@
 // Package web is the gateway's HTTP edge: the REST API of the unified back end
-// (POST /v1/messages, GET /v1/messages/{id}), the operational endpoints
-// (/healthz, /readyz, /metrics) and the OpenAPI 3.1 description of it all
-// (/openapi.json, embedded from openapi.json in this directory).
+// (POST /v1/messages, GET /v1/messages/{id}; Meta's request shapes at
+// POST /v1/messenger/messages and /v1/whatsapp/messages, see meta.go), the
+// operational endpoints (/healthz, /readyz, /metrics) and the OpenAPI 3.1
+// description of it all (/openapi.json, embedded from openapi.json in this
+// directory).
 //
 // # What it may import
 //
-// The standard library, unify (the vocabulary), echo v4, nyaruka/phonenumbers
-// and the Prometheus client. It never imports dispatch, the channels or the
+// The standard library, unify (the vocabulary) and its dialect adapters
+// (unify/messenger, unify/whatsapp), echo v4, nyaruka/phonenumbers and the
+// Prometheus client. It never imports dispatch, the channels or the
 // carriers: the core is reached through the small interfaces declared here
 // (Messages, Checker), which *dispatch.Service and friends satisfy in
 // cmd/gateway/wire.go. The subpackages web/notify (signed events to the back

@@ -114,7 +114,9 @@ func (s *Server) postMessage(c echo.Context) error {
 		sum := sha256.Sum256(canon)
 		idem.Hash = hex.EncodeToString(sum[:])
 	}
-	msg, replay, err := s.msgs.Accept(c.Request().Context(), req.message(), idem)
+	m := req.message()
+	m.Dialect = s.dialect(c)
+	msg, replay, err := s.msgs.Accept(c.Request().Context(), m, idem)
 	if err != nil {
 		return err
 	}

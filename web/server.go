@@ -43,6 +43,14 @@ type Config struct {
 	// APIKeys maps each Bearer key to its name. The name is the scope of
 	// idempotency keys and appears in access logs; the key never does.
 	APIKeys map[string]string
+	// KeyDialects maps a key name to the event dialect of the messages it
+	// sends ("unified", "messenger" or "whatsapp"; absent: unified), which
+	// shapes their status events and replies (see web/notify).
+	KeyDialects map[string]string
+	// KeySenders maps a key name to the sender its Messenger and WhatsApp
+	// requests go from when the path names none (Meta's shapes have no
+	// "from": the page or number is the caller's).
+	KeySenders map[string]string
 	// Messages is the core service.
 	Messages Messages
 	// Checkers are probed by /readyz.
@@ -77,6 +85,8 @@ type Server struct {
 	checkers []Checker
 	readyTTL time.Duration
 	keys     []apiKey
+	dialects map[string]string
+	senders  map[string]string
 	log      *slog.Logger
 	now      func() time.Time
 	tls      func(carrier string) bool
@@ -105,6 +115,8 @@ func New(cfg Config) *Server {
 		now:      cfg.NowFunc,
 		tls:      cfg.TransportTLS,
 		gatherer: cfg.Gatherer,
+		dialects: cfg.KeyDialects,
+		senders:  cfg.KeySenders,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -186,6 +198,7 @@ func (s *Server) registerAPI() {
 	s.api.RouteNotFound("/*", s.notFoundOrMethod)
 	s.api.POST("/messages", s.postMessage)
 	s.api.GET("/messages/:id", s.getMessage)
+	s.registerMeta()
 }
 
 // notFoundOrMethod answers an unmatched /v1 request: 405 with Allow when the

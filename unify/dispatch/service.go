@@ -298,7 +298,7 @@ func (s *Service) kick() {
 // statusEvent builds the outbox entry for a message status change.
 func (s *Service) statusEvent(m *unify.Message, now time.Time) (unify.OutboxEvent, error) {
 	ev := unify.StatusEvent{
-		Type: unify.EventStatus, ID: unify.NewEventID(), MessageID: m.ID, ClientRef: m.ClientRef,
+		Type: unify.EventStatus, ID: unify.NewEventID(), MessageID: m.ID, ClientRef: m.ClientRef, To: m.To, From: m.From,
 		Status: m.Status, Channel: m.Channel, Carrier: m.Carrier, Error: m.Error, At: now,
 	}
 	if m.Channel != "" {

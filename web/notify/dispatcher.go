@@ -47,8 +47,14 @@ type Config struct {
 	// and events stay queued. Whether a plain-http URL is acceptable is
 	// decided by the configuration layer, not here.
 	URL string
-	// Secret keys the HMAC-SHA256 of X-Gateway-Signature.
+	// Secret keys the HMAC-SHA256 of X-Gateway-Signature, and of
+	// X-Hub-Signature-256 on Messenger and WhatsApp events (it stands for
+	// Meta's app secret).
 	Secret string
+	// VerifyToken, when set, is the hub.verify_token of Meta's subscription
+	// handshake, performed before the first Messenger or WhatsApp event (see
+	// Render and verifySubscription). Empty: no handshake.
+	VerifyToken string
 	// Timeout bounds one POST, response included (default 10s).
 	Timeout time.Duration
 	// Concurrency bounds the POSTs in flight, each for a different key
@@ -101,6 +107,7 @@ type Dispatcher struct {
 	log     *slog.Logger
 	metrics *metrics
 	wake    chan struct{}
+	hub     hubState
 }
 
 // New returns a Dispatcher for cfg (with defaults filled in) over store.
@@ -313,12 +320,21 @@ func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error
 
 // post sends ev once; nil means the receiver answered 2xx.
 func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
+	body, skip, err := Render(ev)
+	if err != nil || skip {
+		return err
+	}
 	d.metrics.inflight.Inc()
 	defer d.metrics.inflight.Dec()
 	defer func(start time.Time) { d.metrics.latency.Observe(time.Since(start).Seconds()) }(time.Now())
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(ev.Body))
+	if isMeta(ev.Dialect) {
+		if err := d.verifySubscription(ctx); err != nil {
+			return err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("notify: build request: %w", err)
 	}
@@ -326,7 +342,10 @@ func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
 	req.Header.Set("User-Agent", d.cfg.UserAgent)
 	req.Header.Set("X-Gateway-Event-Id", ev.ID)
 	req.Header.Set("X-Gateway-Event-Type", ev.Type)
-	req.Header.Set("X-Gateway-Signature", Sign(d.cfg.Secret, ev.Body))
+	req.Header.Set("X-Gateway-Signature", Sign(d.cfg.Secret, body))
+	if isMeta(ev.Dialect) {
+		signHub(req.Header, d.cfg.Secret, body)
+	}
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("notify: post event: %w", err)

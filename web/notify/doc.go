@@ -13,6 +13,13 @@
 // next try, leases) lives in the [Store], so a restart, or another gateway
 // instance sharing the database, carries on where this one stopped.
 //
-// It imports the standard library, gateway/unify and the Prometheus client
-// only; the SQL store implements [Store] without this package importing it.
+// Events of messages sent by an API key of the messenger or whatsapp dialect
+// are POSTed as Meta's webhooks instead ([Render]), signed with
+// X-Hub-Signature-256 as well, after Meta's subscription handshake when a
+// verify token is configured.
+//
+// It imports the standard library, gateway/unify, its dialect adapters
+// (gateway/unify/messenger, gateway/unify/whatsapp) and the Prometheus
+// client only; the SQL store implements [Store] without this package
+// importing it.
 package notify

@@ -275,7 +275,11 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.ID("f-number"), "+33 6 12 34 00 01"),
 			chromedp.Submit(chromedp.ID("f-number")),
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/traffic/msg_browser01"]`)))
-		require.Equal(t, 1, get(t, tab, chromedp.Evaluate[int](`document.querySelectorAll('table.traffic tbody tr').length`)))
+		// The link is on the unfiltered page too: wait for the filtered one
+		// to replace it rather than reading the old page mid-navigation.
+		require.Eventually(t, func() bool {
+			return get(t, tab, chromedp.Evaluate[int](`location.search.includes('number=') ? document.querySelectorAll('table.traffic tbody tr').length : -1`)) == 1
+		}, 10*time.Second, 50*time.Millisecond)
 		require.Equal(t, "+33612340001", get(t, tab, chromedp.Value(chromedp.ID("f-number"))))
 		step(t, tab, "open the message",
 			chromedp.Click(chromedp.CSS(`a[href="/ui/traffic/msg_browser01"]`)),
