@@ -316,6 +316,12 @@ func TestFallbackPaths(t *testing.T) {
 		require.Contains(t, mms.SMIL, "<smil")
 		require.Empty(t, smsTo(r.smsc, phone), "no SMS")
 		require.Contains(t, r.statuses(id), "switching")
+
+		// The phone answers the MMS by MMS: "2" picks the second suggestion.
+		require.NoError(t, r.smsc.MM7DeliverMO(phone, "ACME", "2", nil))
+		in := r.inbound(t, func(e map[string]any) bool { return e["from"] == phone && e["channel"] == "mms" })
+		require.Equal(t, "web", in["postback"])
+		require.Equal(t, "thread-mms", in["conversation_id"])
 	})
 
 	t.Run("revoke refused as already delivered: suppress sends nothing more", func(t *testing.T) {
