@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"gateway/unify"
+	"gateway/unify/strictjson"
 )
 
 // Limits of the Send API (shared/specs/meta.md §1). A field over one of them
@@ -61,91 +62,91 @@ type Response struct {
 // messenger_extensions, a quick reply's image_url) are accepted and have no
 // effect.
 func Decode(body []byte) (*Request, error) {
-	tree, err := parse(body)
+	tree, err := strictjson.Parse(body)
 	if err != nil {
 		return nil, err
 	}
 	d := &decoder{}
-	root := d.object(tree, "")
+	root := d.Object(tree, "")
 	req := &Request{}
 	d.recipient(root, req)
 
-	typ := root.oneOf("messaging_type", "RESPONSE", "UPDATE", "MESSAGE_TAG")
-	tag, _ := root.str("tag")
-	if typ == "MESSAGE_TAG" && tag == "" && !root.bad["tag"] {
-		d.add("tag", "must be set when messaging_type is MESSAGE_TAG")
+	typ := root.OneOf("messaging_type", "RESPONSE", "UPDATE", "MESSAGE_TAG")
+	tag, _ := root.Str("tag")
+	if typ == "MESSAGE_TAG" && tag == "" && !root.Bad("tag") {
+		d.Add("tag", "must be set when messaging_type is MESSAGE_TAG")
 	}
-	root.oneOf("notification_type", "REGULAR", "SILENT_PUSH", "NO_PUSH")
-	action := root.has("sender_action")
+	root.OneOf("notification_type", "REGULAR", "SILENT_PUSH", "NO_PUSH")
+	action := root.Has("sender_action")
 	if action {
-		root.get("sender_action")
-		d.add("sender_action", "is not supported: SMS and the gateway's RCS messages carry no typing or seen signals")
+		root.Get("sender_action")
+		d.Add("sender_action", "is not supported: SMS and the gateway's RCS messages carry no typing or seen signals")
 	}
-	if msg := root.obj("message", !action); msg != nil {
+	if msg := root.Obj("message", !action); msg != nil {
 		d.message(msg, &req.Content)
 	}
-	root.done()
-	if len(d.errs) == 0 {
-		d.check(&req.Content)
+	root.Done()
+	if len(d.Errs) == 0 {
+		d.Check(&req.Content)
 	}
-	if len(d.errs) > 0 {
-		return nil, unify.Invalid(d.errs...)
+	if len(d.Errs) > 0 {
+		return nil, unify.Invalid(d.Errs...)
 	}
 	return req, nil
 }
 
-type decoder struct{ reader }
+type decoder struct{ strictjson.Reader }
 
-func (d *decoder) recipient(root *object, req *Request) {
-	rec := root.obj("recipient", true)
+func (d *decoder) recipient(root *strictjson.Object, req *Request) {
+	rec := root.Obj("recipient", true)
 	if rec == nil {
 		return
 	}
-	phone, hasPhone := rec.str("phone_number")
-	id, hasID := rec.str("id")
+	phone, hasPhone := rec.Str("phone_number")
+	id, hasID := rec.Str("id")
 	switch {
 	case hasPhone && hasID:
-		d.add("recipient", "must hold phone_number or id, not both")
+		d.Add("recipient", "must hold phone_number or id, not both")
 	case hasPhone:
 		req.To, req.ToField = phone, "recipient.phone_number"
 		if !unify.LooksE164(phone) {
-			d.add(req.ToField, "must be an E.164 number such as +33612345678")
+			d.Add(req.ToField, "must be an E.164 number such as +33612345678")
 		}
 	case hasID:
 		// A bot answers the sender.id of a webhook; the gateway's webhooks
 		// put the phone's number there, so an id that is a number is one.
 		req.To, req.ToField = id, "recipient.id"
 		if !unify.LooksE164(id) {
-			d.add(req.ToField, "must be a phone number in E.164 form such as +33612345678 (the sender.id of the gateway's webhooks): page-scoped ids do not reach phones")
+			d.Add(req.ToField, "must be a phone number in E.164 form such as +33612345678 (the sender.id of the gateway's webhooks): page-scoped ids do not reach phones")
 		}
-	case !rec.bad["phone_number"] && !rec.bad["id"]:
-		d.add("recipient.phone_number", "must not be empty")
+	case !rec.Bad("phone_number") && !rec.Bad("id"):
+		d.Add("recipient.phone_number", "must not be empty")
 	}
-	rec.done()
+	rec.Done()
 }
 
-func (d *decoder) message(msg *object, c *unify.Content) {
-	text := msg.text("text", MaxTextRunes, false)
-	att := msg.obj("attachment", false)
+func (d *decoder) message(msg *strictjson.Object, c *unify.Content) {
+	text := msg.Text("text", MaxTextRunes, false)
+	att := msg.Obj("attachment", false)
 	switch {
 	case text != "" && att != nil:
-		d.add("message", "must hold text or attachment, not both")
+		d.Add("message", "must hold text or attachment, not both")
 		return
 	case text != "":
 		c.Text = text
-		d.alias("content.text", "message.text")
+		d.Alias("content.text", "message.text")
 	case att != nil:
 		d.attachment(att, c)
-	case !msg.bad["text"] && !msg.bad["attachment"]:
-		d.add("message", "must hold text or attachment")
+	case !msg.Bad("text") && !msg.Bad("attachment"):
+		d.Add("message", "must hold text or attachment")
 	}
 	d.quickReplies(msg, c)
-	msg.done()
+	msg.Done()
 }
 
-func (d *decoder) attachment(att *object, c *unify.Content) {
-	typ, _ := att.str("type")
-	payload := att.obj("payload", typ == "image" || typ == "template")
+func (d *decoder) attachment(att *strictjson.Object, c *unify.Content) {
+	typ, _ := att.Str("type")
+	payload := att.Obj("payload", typ == "image" || typ == "template")
 	switch typ {
 	case "image":
 		if payload != nil {
@@ -156,58 +157,58 @@ func (d *decoder) attachment(att *object, c *unify.Content) {
 			d.template(payload, c)
 		}
 	case "audio", "video", "file":
-		att.skip()
-		d.add("message.attachment.type", fmt.Sprintf("%s attachments are not supported (image and template are)", typ))
+		att.Skip()
+		d.Add("message.attachment.type", fmt.Sprintf("%s attachments are not supported (image and template are)", typ))
 	case "":
-		if !att.bad["type"] {
-			d.add("message.attachment.type", "must not be empty")
+		if !att.Bad("type") {
+			d.Add("message.attachment.type", "must not be empty")
 		}
 	default:
-		att.skip()
-		d.add("message.attachment.type", "must be image or template")
+		att.Skip()
+		d.Add("message.attachment.type", "must be image or template")
 	}
-	att.done()
+	att.Done()
 }
 
-func (d *decoder) image(p *object, c *unify.Content) {
-	if p.has("attachment_id") {
-		p.get("attachment_id")
-		d.add(p.at("attachment_id"), "is not supported: the gateway keeps no uploaded attachments; give the url")
+func (d *decoder) image(p *strictjson.Object, c *unify.Content) {
+	if p.Has("attachment_id") {
+		p.Get("attachment_id")
+		d.Add(p.At("attachment_id"), "is not supported: the gateway keeps no uploaded attachments; give the url")
 	}
-	p.boolean("is_reusable")
-	url := p.text("url", unify.MaxURLLength, !p.has("attachment_id"))
+	p.Boolean("is_reusable")
+	url := p.Text("url", unify.MaxURLLength, !p.Has("attachment_id"))
 	if url != "" {
-		c.Media = &unify.Media{URL: url, MimeType: imageType(url)}
-		d.alias("content.media", p.path)
+		c.Media = &unify.Media{URL: url, MimeType: strictjson.ImageType(url)}
+		d.Alias("content.media", p.Path())
 	}
-	p.done()
+	p.Done()
 }
 
-func (d *decoder) template(p *object, c *unify.Content) {
-	typ, _ := p.str("template_type")
+func (d *decoder) template(p *strictjson.Object, c *unify.Content) {
+	typ, _ := p.Str("template_type")
 	switch typ {
 	case "generic":
 		d.generic(p, c)
 	case "button":
 		d.buttonTemplate(p, c)
 	case "":
-		if !p.bad["template_type"] {
-			d.add(p.at("template_type"), "must not be empty")
+		if !p.Bad("template_type") {
+			d.Add(p.At("template_type"), "must not be empty")
 		}
 	default:
-		p.skip()
-		d.add(p.at("template_type"), fmt.Sprintf("%s templates are not supported (generic and button are)", typ))
+		p.Skip()
+		d.Add(p.At("template_type"), fmt.Sprintf("%s templates are not supported (generic and button are)", typ))
 	}
-	p.done()
+	p.Done()
 }
 
-func (d *decoder) generic(p *object, c *unify.Content) {
-	p.boolean("sharable")
-	elems := p.list("elements")
-	ep := p.at("elements")
+func (d *decoder) generic(p *strictjson.Object, c *unify.Content) {
+	p.Boolean("sharable")
+	elems := p.List("elements")
+	ep := p.At("elements")
 	if len(elems) == 0 {
-		if !p.bad["elements"] {
-			d.add(ep, "must hold at least one element")
+		if !p.Bad("elements") {
+			d.Add(ep, "must hold at least one element")
 		}
 		return
 	}
@@ -226,39 +227,39 @@ func (d *decoder) generic(p *object, c *unify.Content) {
 		return
 	}
 	c.Carousel = &unify.Carousel{Cards: cards}
-	d.alias("content.carousel.cards", ep)
-	d.alias("content.carousel", ep)
+	d.Alias("content.carousel.cards", ep)
+	d.Alias("content.carousel", ep)
 }
 
 func (d *decoder) element(v any, path, unified string) unify.Card {
 	var card unify.Card
-	e := d.object(v, path)
+	e := d.Object(v, path)
 	if e == nil {
 		return card
 	}
-	d.alias(unified, path)
-	d.alias(unified+".title", path+".title")
-	d.alias(unified+".description", path+".subtitle")
-	card.Title = e.text("title", MaxElementTitleRunes, true)
-	card.Description = e.text("subtitle", MaxElementSubtitleRunes, false)
-	if u := e.text("image_url", unify.MaxURLLength, false); u != "" {
-		card.Media = &unify.Media{URL: u, MimeType: imageType(u)}
-		d.alias(unified+".media.url", path+".image_url")
-		d.alias(unified+".media", path+".image_url")
+	d.Alias(unified, path)
+	d.Alias(unified+".title", path+".title")
+	d.Alias(unified+".description", path+".subtitle")
+	card.Title = e.Text("title", MaxElementTitleRunes, true)
+	card.Description = e.Text("subtitle", MaxElementSubtitleRunes, false)
+	if u := e.Text("image_url", unify.MaxURLLength, false); u != "" {
+		card.Media = &unify.Media{URL: u, MimeType: strictjson.ImageType(u)}
+		d.Alias(unified+".media.url", path+".image_url")
+		d.Alias(unified+".media", path+".image_url")
 	}
 	card.Suggestions = d.buttons(e, unified+".suggestions", false)
-	if da := e.obj("default_action", false); da != nil {
+	if da := e.Obj("default_action", false); da != nil {
 		if s, ok := d.defaultAction(da); ok && !opens(card.Suggestions, s.URL) {
 			i := len(card.Suggestions)
-			d.alias(fmt.Sprintf("%s.suggestions[%d]", unified, i), da.path)
+			d.Alias(fmt.Sprintf("%s.suggestions[%d]", unified, i), da.Path())
 			card.Suggestions = append(card.Suggestions, s)
 		}
 	}
 	// Meta's rule (meta.md §1.2): a title alone is not an element.
-	if card.Title != "" && card.Description == "" && !e.has("image_url") && !e.has("default_action") && !e.has("buttons") {
-		d.add(path, "must have a subtitle, an image_url, a default_action or buttons besides its title")
+	if card.Title != "" && card.Description == "" && !e.Has("image_url") && !e.Has("default_action") && !e.Has("buttons") {
+		d.Add(path, "must have a subtitle, an image_url, a default_action or buttons besides its title")
 	}
-	e.done()
+	e.Done()
 	return card
 }
 
@@ -273,36 +274,36 @@ func opens(list []unify.Suggestion, url string) bool {
 	return false
 }
 
-func (d *decoder) defaultAction(o *object) (unify.Suggestion, bool) {
-	typ, _ := o.str("type")
+func (d *decoder) defaultAction(o *strictjson.Object) (unify.Suggestion, bool) {
+	typ, _ := o.Str("type")
 	if typ != "web_url" {
-		if !o.bad["type"] {
-			d.add(o.at("type"), "must be web_url")
+		if !o.Bad("type") {
+			d.Add(o.At("type"), "must be web_url")
 		}
-		o.skip()
+		o.Skip()
 		return unify.Suggestion{}, false
 	}
-	url := o.text("url", unify.MaxURLLength, true)
-	o.oneOf("webview_height_ratio", "compact", "tall", "full")
-	o.boolean("messenger_extensions")
-	o.done()
+	url := o.Text("url", unify.MaxURLLength, true)
+	o.OneOf("webview_height_ratio", "compact", "tall", "full")
+	o.Boolean("messenger_extensions")
+	o.Done()
 	return unify.Suggestion{Type: unify.SuggestOpenURL, Text: DefaultActionText, URL: url, Postback: actionPostback}, url != ""
 }
 
-func (d *decoder) buttonTemplate(p *object, c *unify.Content) {
-	p.boolean("sharable")
-	c.Text = p.text("text", MaxButtonTextRunes, true)
-	d.alias("content.text", p.at("text"))
+func (d *decoder) buttonTemplate(p *strictjson.Object, c *unify.Content) {
+	p.Boolean("sharable")
+	c.Text = p.Text("text", MaxButtonTextRunes, true)
+	d.Alias("content.text", p.At("text"))
 	c.Suggestions = d.buttons(p, "content.suggestions", true)
 }
 
 // buttons reads the buttons of an element or a button template as
 // suggestions whose unified path is below unified.
-func (d *decoder) buttons(o *object, unified string, required bool) []unify.Suggestion {
-	list := o.list("buttons")
-	bp := o.at("buttons")
-	if len(list) == 0 && required && !o.bad["buttons"] {
-		d.add(bp, "must hold at least one button")
+func (d *decoder) buttons(o *strictjson.Object, unified string, required bool) []unify.Suggestion {
+	list := o.List("buttons")
+	bp := o.At("buttons")
+	if len(list) == 0 && required && !o.Bad("buttons") {
+		d.Add(bp, "must hold at least one button")
 	}
 	list = d.atMost(list, bp, MaxButtons, "buttons")
 	var out []unify.Suggestion
@@ -313,10 +314,10 @@ func (d *decoder) buttons(o *object, unified string, required bool) []unify.Sugg
 			continue
 		}
 		u := fmt.Sprintf("%s[%d]", unified, len(out))
-		d.alias(u, path)
-		d.alias(u+".text", path+".title")
+		d.Alias(u, path)
+		d.Alias(u+".text", path+".title")
 		if s.Type == unify.SuggestDial {
-			d.alias(u+".phone", path+".payload")
+			d.Alias(u+".phone", path+".payload")
 		}
 		out = append(out, s)
 	}
@@ -324,19 +325,19 @@ func (d *decoder) buttons(o *object, unified string, required bool) []unify.Sugg
 }
 
 func (d *decoder) button(v any, path string) (unify.Suggestion, bool) {
-	b := d.object(v, path)
+	b := d.Object(v, path)
 	if b == nil {
 		return unify.Suggestion{}, false
 	}
-	defer b.done()
-	typ, _ := b.str("type")
+	defer b.Done()
+	typ, _ := b.Str("type")
 	s := unify.Suggestion{}
 	switch typ {
 	case "web_url":
 		s.Type, s.Postback = unify.SuggestOpenURL, actionPostback
-		s.URL = b.text("url", unify.MaxURLLength, true)
-		b.oneOf("webview_height_ratio", "compact", "tall", "full")
-		b.boolean("messenger_extensions")
+		s.URL = b.Text("url", unify.MaxURLLength, true)
+		b.OneOf("webview_height_ratio", "compact", "tall", "full")
+		b.Boolean("messenger_extensions")
 	case "postback":
 		s.Type = unify.SuggestReply
 		s.Postback = buttonPostback(d.payload(b, true))
@@ -344,17 +345,17 @@ func (d *decoder) button(v any, path string) (unify.Suggestion, bool) {
 		s.Type, s.Postback = unify.SuggestDial, actionPostback
 		s.Phone = d.payload(b, true)
 	case "":
-		if !b.bad["type"] {
-			d.add(b.at("type"), "must not be empty")
+		if !b.Bad("type") {
+			d.Add(b.At("type"), "must not be empty")
 		}
-		b.skip()
+		b.Skip()
 		return s, false
 	default:
-		d.add(b.at("type"), fmt.Sprintf("%s buttons are not supported (web_url, postback and phone_number are)", typ))
-		b.skip()
+		d.Add(b.At("type"), fmt.Sprintf("%s buttons are not supported (web_url, postback and phone_number are)", typ))
+		b.Skip()
 		return s, false
 	}
-	s.Text = b.text("title", MaxButtonTitleRunes, true)
+	s.Text = b.Text("title", MaxButtonTitleRunes, true)
 	return s, true
 }
 
@@ -364,13 +365,13 @@ func (d *decoder) atMost(list []any, path string, max int, what string) []any {
 	if len(list) <= max {
 		return list
 	}
-	d.add(fmt.Sprintf("%s[%d]", path, max), fmt.Sprintf("is one too many: at most %d %s", max, what))
+	d.Add(fmt.Sprintf("%s[%d]", path, max), fmt.Sprintf("is one too many: at most %d %s", max, what))
 	return list[:max]
 }
 
 // payload reads a payload, which Messenger takes as a string or a number.
-func (d *decoder) payload(o *object, required bool) string {
-	v, ok := o.get("payload")
+func (d *decoder) payload(o *strictjson.Object, required bool) string {
+	v, ok := o.Get("payload")
 	var s string
 	switch p := v.(type) {
 	case string:
@@ -379,68 +380,68 @@ func (d *decoder) payload(o *object, required bool) string {
 		s = p.String()
 	default:
 		if ok {
-			o.wrong("payload", "must be a string or a number")
+			o.Wrong("payload", "must be a string or a number")
 			return ""
 		}
 	}
 	switch {
 	case s == "" && required:
-		d.add(o.at("payload"), "must not be empty")
+		d.Add(o.At("payload"), "must not be empty")
 	case utf8.RuneCountInString(s) > MaxPayloadRunes:
-		d.add(o.at("payload"), fmt.Sprintf("must be at most %d characters", MaxPayloadRunes))
+		d.Add(o.At("payload"), fmt.Sprintf("must be at most %d characters", MaxPayloadRunes))
 	}
 	return s
 }
 
-func (d *decoder) quickReplies(msg *object, c *unify.Content) {
-	list := msg.list("quick_replies")
+func (d *decoder) quickReplies(msg *strictjson.Object, c *unify.Content) {
+	list := msg.List("quick_replies")
 	if len(list) == 0 {
 		return
 	}
-	qp := msg.at("quick_replies")
+	qp := msg.At("quick_replies")
 	// RCS shows at most 11 chips, the gateway's limit for every channel
 	// (unify.MaxSuggestions); a button template's buttons count too.
 	room := unify.MaxSuggestions - len(c.Suggestions)
 	if len(list) > MaxQuickReplies {
 		list = d.atMost(list, qp, MaxQuickReplies, "quick replies")
 	} else if len(list) > room {
-		d.add(fmt.Sprintf("%s[%d]", qp, room), fmt.Sprintf(
+		d.Add(fmt.Sprintf("%s[%d]", qp, room), fmt.Sprintf(
 			"is one too many: the gateway carries at most %d suggestions in all (quick replies and buttons; Messenger's %d quick replies do not fit RCS)", unify.MaxSuggestions, MaxQuickReplies))
 		list = list[:room]
 	}
-	d.alias("content.suggestions", qp)
+	d.Alias("content.suggestions", qp)
 	for i, v := range list {
 		path := fmt.Sprintf("%s[%d]", qp, i)
-		q := d.object(v, path)
+		q := d.Object(v, path)
 		if q == nil {
 			continue
 		}
-		typ, _ := q.str("content_type")
+		typ, _ := q.Str("content_type")
 		switch typ {
 		case "text":
 		case "user_phone_number", "user_email":
-			d.add(q.at("content_type"), fmt.Sprintf("%s quick replies are not supported: they ask Messenger for the person's details, which SMS and RCS cannot", typ))
-			q.skip()
+			d.Add(q.At("content_type"), fmt.Sprintf("%s quick replies are not supported: they ask Messenger for the person's details, which SMS and RCS cannot", typ))
+			q.Skip()
 			continue
 		case "":
-			if !q.bad["content_type"] {
-				d.add(q.at("content_type"), "must not be empty")
+			if !q.Bad("content_type") {
+				d.Add(q.At("content_type"), "must not be empty")
 			}
-			q.skip()
+			q.Skip()
 			continue
 		default:
-			d.add(q.at("content_type"), "must be text")
-			q.skip()
+			d.Add(q.At("content_type"), "must be text")
+			q.Skip()
 			continue
 		}
 		s := unify.Suggestion{Type: unify.SuggestReply}
-		s.Text = q.text("title", MaxQuickReplyTitleRunes, true)
+		s.Text = q.Text("title", MaxQuickReplyTitleRunes, true)
 		s.Postback = quickReplyPostback(d.payload(q, true))
-		q.text("image_url", unify.MaxURLLength, false) // an icon: RCS chips and SMS have none
+		q.Text("image_url", unify.MaxURLLength, false) // an icon: RCS chips and SMS have none
 		u := fmt.Sprintf("content.suggestions[%d]", len(c.Suggestions))
-		d.alias(u, path)
-		d.alias(u+".text", path+".title")
+		d.Alias(u, path)
+		d.Alias(u+".text", path+".title")
 		c.Suggestions = append(c.Suggestions, s)
-		q.done()
+		q.Done()
 	}
 }

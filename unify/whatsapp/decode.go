@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"gateway/unify"
+	"gateway/unify/strictjson"
 )
 
 // Limits of the Cloud API (shared/specs/meta.md §3). A field over one of
@@ -98,106 +99,106 @@ func WaID(e164 string) string { return strings.TrimPrefix(e164, "+") }
 // descriptions is written out in the text too (one line per row under its
 // section's title), since chips and numbered replies carry only row titles.
 func Decode(body []byte) (*Request, error) {
-	tree, err := parse(body)
+	tree, err := strictjson.Parse(body)
 	if err != nil {
 		return nil, err
 	}
 	d := &decoder{}
-	root := d.object(tree, "")
+	root := d.Object(tree, "")
 	req := &Request{}
 
-	switch mp, _ := root.str("messaging_product"); {
-	case mp == "" && !root.bad["messaging_product"]:
-		d.add("messaging_product", "must not be empty")
+	switch mp, _ := root.Str("messaging_product"); {
+	case mp == "" && !root.Bad("messaging_product"):
+		d.Add("messaging_product", "must not be empty")
 	case mp != "" && mp != MessagingProduct:
-		d.add("messaging_product", "must be whatsapp")
+		d.Add("messaging_product", "must be whatsapp")
 	}
-	root.oneOf("recipient_type", "individual")
-	req.Input, _ = root.str("to")
+	root.OneOf("recipient_type", "individual")
+	req.Input, _ = root.Str("to")
 	switch {
-	case req.Input == "" && !root.bad["to"]:
-		d.add(ToField, "must not be empty")
+	case req.Input == "" && !root.Bad("to"):
+		d.Add(ToField, "must not be empty")
 	case req.Input != "":
 		req.To = "+" + strings.TrimPrefix(req.Input, "+")
 		if !unify.LooksE164(req.To) {
-			d.add(ToField, "must be a phone number in international form, digits with or without a leading '+', such as 16505551234")
+			d.Add(ToField, "must be a phone number in international form, digits with or without a leading '+', such as 16505551234")
 		}
 	}
 	// The Cloud API takes a message without a type as text.
-	typ, _ := root.str("type")
-	if typ == "" && !root.bad["type"] {
+	typ, _ := root.Str("type")
+	if typ == "" && !root.Bad("type") {
 		typ = "text"
 	}
 	c := &req.Content
 	switch typ {
 	case "text":
-		if t := root.obj("text", true); t != nil {
-			c.Text = t.text("body", MaxTextRunes, true)
-			t.boolean("preview_url")
-			d.alias("content.text", "text.body")
-			t.done()
+		if t := root.Obj("text", true); t != nil {
+			c.Text = t.Text("body", MaxTextRunes, true)
+			t.Boolean("preview_url")
+			d.Alias("content.text", "text.body")
+			t.Done()
 		}
 	case "image":
-		if im := root.obj("image", true); im != nil {
+		if im := root.Obj("image", true); im != nil {
 			d.image(im, c)
 		}
 	case "location":
-		if l := root.obj("location", true); l != nil {
+		if l := root.Obj("location", true); l != nil {
 			d.location(l, c)
 		}
 	case "interactive":
-		if in := root.obj("interactive", true); in != nil {
+		if in := root.Obj("interactive", true); in != nil {
 			d.interactive(in, c)
 		}
 	case "audio", "video", "document", "sticker", "template", "contacts", "reaction":
-		root.get(typ)
-		d.add("type", fmt.Sprintf("%s messages are not supported (text, image, location and interactive are)", typ))
+		root.Get(typ)
+		d.Add("type", fmt.Sprintf("%s messages are not supported (text, image, location and interactive are)", typ))
 	default:
-		if !root.bad["type"] {
-			d.add("type", "must be text, image, location or interactive")
+		if !root.Bad("type") {
+			d.Add("type", "must be text, image, location or interactive")
 		}
 	}
 	// A body for another type than the one named would be dropped.
 	for _, k := range []string{"text", "image", "location", "interactive"} {
-		if k != typ && root.has(k) {
-			root.get(k)
-			d.add(k, "does not go with type "+typ)
+		if k != typ && root.Has(k) {
+			root.Get(k)
+			d.Add(k, "does not go with type "+typ)
 		}
 	}
-	root.done()
-	if len(d.errs) == 0 {
-		d.check(c)
+	root.Done()
+	if len(d.Errs) == 0 {
+		d.Check(c)
 	}
-	if len(d.errs) > 0 {
-		return nil, unify.Invalid(d.errs...)
+	if len(d.Errs) > 0 {
+		return nil, unify.Invalid(d.Errs...)
 	}
 	return req, nil
 }
 
-type decoder struct{ reader }
+type decoder struct{ strictjson.Reader }
 
-func (d *decoder) image(im *object, c *unify.Content) {
-	if im.has("id") {
-		im.get("id")
-		d.add("image.id", "is not supported: the gateway keeps no uploaded media; give the link")
+func (d *decoder) image(im *strictjson.Object, c *unify.Content) {
+	if im.Has("id") {
+		im.Get("id")
+		d.Add("image.id", "is not supported: the gateway keeps no uploaded media; give the link")
 	}
-	link := im.text("link", unify.MaxURLLength, !im.has("id"))
+	link := im.Text("link", unify.MaxURLLength, !im.Has("id"))
 	if link != "" {
-		c.Media = &unify.Media{URL: link, MimeType: imageType(link)}
-		d.alias("content.media.url", "image.link")
-		d.alias("content.media", "image")
+		c.Media = &unify.Media{URL: link, MimeType: strictjson.ImageType(link)}
+		d.Alias("content.media.url", "image.link")
+		d.Alias("content.media", "image")
 	}
-	c.Text = im.text("caption", MaxCaptionRunes, false)
-	d.alias("content.text", "image.caption")
-	im.done()
+	c.Text = im.Text("caption", MaxCaptionRunes, false)
+	d.Alias("content.text", "image.caption")
+	im.Done()
 }
 
-func (d *decoder) location(l *object, c *unify.Content) {
+func (d *decoder) location(l *strictjson.Object, c *unify.Content) {
 	loc := &unify.Location{}
 	loc.Lat = d.coordinate(l, "latitude")
 	loc.Lng = d.coordinate(l, "longitude")
-	name, _ := l.str("name")
-	address, _ := l.str("address")
+	name, _ := l.Str("name")
+	address, _ := l.Str("address")
 	loc.Label = name
 	if address != "" {
 		loc.Label = strings.TrimPrefix(name+", "+address, ", ")
@@ -206,22 +207,22 @@ func (d *decoder) location(l *object, c *unify.Content) {
 	switch {
 	case utf8.RuneCountInString(loc.Label) <= unify.MaxTitleRunes:
 	case address == "":
-		d.add("location.name", fmt.Sprintf("must be at most %d characters", unify.MaxTitleRunes))
+		d.Add("location.name", fmt.Sprintf("must be at most %d characters", unify.MaxTitleRunes))
 	default:
-		d.add("location.address", fmt.Sprintf("must keep the label (\"name, address\") within %d characters", unify.MaxTitleRunes))
+		d.Add("location.address", fmt.Sprintf("must keep the label (\"name, address\") within %d characters", unify.MaxTitleRunes))
 	}
 	c.Location = loc
-	d.alias("content.location.lat", "location.latitude")
-	d.alias("content.location.lng", "location.longitude")
-	d.alias("content.location.label", "location.name")
-	d.alias("content.location", "location")
-	l.done()
+	d.Alias("content.location.lat", "location.latitude")
+	d.Alias("content.location.lng", "location.longitude")
+	d.Alias("content.location.label", "location.name")
+	d.Alias("content.location", "location")
+	l.Done()
 }
 
 // coordinate reads a latitude or longitude, which Meta documents as a
 // string and its SDKs send as a number: both are taken.
-func (d *decoder) coordinate(l *object, key string) float64 {
-	v, ok := l.get(key)
+func (d *decoder) coordinate(l *strictjson.Object, key string) float64 {
+	v, ok := l.Get(key)
 	var s string
 	switch x := v.(type) {
 	case json.Number:
@@ -230,61 +231,61 @@ func (d *decoder) coordinate(l *object, key string) float64 {
 		s = strings.TrimSpace(x)
 	default:
 		if ok {
-			l.wrong(key, "must be a number")
+			l.Wrong(key, "must be a number")
 		} else {
-			d.add(l.at(key), "must be set")
+			d.Add(l.At(key), "must be set")
 		}
 		return 0
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		l.wrong(key, "must be a number in decimal degrees")
+		l.Wrong(key, "must be a number in decimal degrees")
 		return 0
 	}
 	return f
 }
 
-func (d *decoder) interactive(in *object, c *unify.Content) {
-	typ, _ := in.str("type")
+func (d *decoder) interactive(in *strictjson.Object, c *unify.Content) {
+	typ, _ := in.Str("type")
 	switch typ {
 	case "button", "list":
 	case "":
-		if !in.bad["type"] {
-			d.add("interactive.type", "must not be empty")
+		if !in.Bad("type") {
+			d.Add("interactive.type", "must not be empty")
 		}
-		in.skip()
+		in.Skip()
 		return
 	default:
-		d.add("interactive.type", fmt.Sprintf("%s interactive messages are not supported (button and list are)", typ))
-		in.skip()
+		d.Add("interactive.type", fmt.Sprintf("%s interactive messages are not supported (button and list are)", typ))
+		in.Skip()
 		return
 	}
 	var paras []string
-	if h := in.obj("header", false); h != nil {
-		switch ht, _ := h.str("type"); ht {
+	if h := in.Obj("header", false); h != nil {
+		switch ht, _ := h.Str("type"); ht {
 		case "text":
-			paras = append(paras, h.text("text", MaxHeaderRunes, true))
+			paras = append(paras, h.Text("text", MaxHeaderRunes, true))
 		case "":
-			if !h.bad["type"] {
-				d.add("interactive.header.type", "must not be empty")
+			if !h.Bad("type") {
+				d.Add("interactive.header.type", "must not be empty")
 			}
-			h.skip()
+			h.Skip()
 		default:
-			d.add("interactive.header.type", fmt.Sprintf("%s headers are not supported (text is)", ht))
-			h.skip()
+			d.Add("interactive.header.type", fmt.Sprintf("%s headers are not supported (text is)", ht))
+			h.Skip()
 		}
-		h.done()
+		h.Done()
 	}
-	if b := in.obj("body", true); b != nil {
-		paras = append(paras, b.text("text", MaxBodyRunes, true))
-		b.done()
+	if b := in.Obj("body", true); b != nil {
+		paras = append(paras, b.Text("text", MaxBodyRunes, true))
+		b.Done()
 	}
 	var footer string
-	if f := in.obj("footer", false); f != nil {
-		footer = f.text("text", MaxFooterRunes, true)
-		f.done()
+	if f := in.Obj("footer", false); f != nil {
+		footer = f.Text("text", MaxFooterRunes, true)
+		f.Done()
 	}
-	if a := in.obj("action", true); a != nil {
+	if a := in.Obj("action", true); a != nil {
 		if typ == "button" {
 			c.Suggestions = d.buttons(a)
 		} else {
@@ -292,12 +293,12 @@ func (d *decoder) interactive(in *object, c *unify.Content) {
 			c.Suggestions, list = d.list(a)
 			paras = append(paras, list)
 		}
-		a.done()
+		a.Done()
 	}
 	paras = append(paras, footer)
 	c.Text = joinParas(paras)
-	d.alias("content.text", "interactive.body.text")
-	d.alias("content.suggestions", "interactive.action")
+	d.Alias("content.text", "interactive.body.text")
+	d.Alias("content.suggestions", "interactive.action")
 }
 
 func joinParas(paras []string) string {
@@ -328,12 +329,12 @@ func buttonPostback(id string) string {
 	return id
 }
 
-func (d *decoder) buttons(a *object) []unify.Suggestion {
-	list := a.list("buttons")
-	bp := a.at("buttons")
+func (d *decoder) buttons(a *strictjson.Object) []unify.Suggestion {
+	list := a.List("buttons")
+	bp := a.At("buttons")
 	if len(list) == 0 {
-		if !a.bad["buttons"] {
-			d.add(bp, "must hold at least one button")
+		if !a.Bad("buttons") {
+			d.Add(bp, "must hold at least one button")
 		}
 		return nil
 	}
@@ -342,35 +343,35 @@ func (d *decoder) buttons(a *object) []unify.Suggestion {
 	titles := map[string]string{}
 	for i, v := range list {
 		path := fmt.Sprintf("%s[%d]", bp, i)
-		b := d.object(v, path)
+		b := d.Object(v, path)
 		if b == nil {
 			continue
 		}
-		switch t, _ := b.str("type"); {
-		case t == "" && !b.bad["type"]:
-			d.add(b.at("type"), "must not be empty")
+		switch t, _ := b.Str("type"); {
+		case t == "" && !b.Bad("type"):
+			d.Add(b.At("type"), "must not be empty")
 		case t != "" && t != "reply":
-			d.add(b.at("type"), "must be reply")
+			d.Add(b.At("type"), "must be reply")
 		}
-		r := b.obj("reply", true)
-		b.done()
+		r := b.Obj("reply", true)
+		b.Done()
 		if r == nil {
 			continue
 		}
-		id := r.text("id", MaxButtonIDRunes, true)
+		id := r.Text("id", MaxButtonIDRunes, true)
 		if id != "" && strings.TrimSpace(id) != id {
-			d.add(r.at("id"), "must not start or end with a space")
+			d.Add(r.At("id"), "must not start or end with a space")
 		}
-		title := r.text("title", MaxButtonTitleRunes, true)
+		title := r.Text("title", MaxButtonTitleRunes, true)
 		if prev, dup := titles[title]; dup && title != "" {
-			d.add(r.at("title"), "must be unique: it is also the title of "+prev)
+			d.Add(r.At("title"), "must be unique: it is also the title of "+prev)
 		}
 		titles[title] = path
-		r.done()
+		r.Done()
 		u := fmt.Sprintf("content.suggestions[%d]", len(out))
-		d.alias(u, path)
-		d.alias(u+".text", r.at("title"))
-		d.alias(u+".postback", r.at("id"))
+		d.Alias(u, path)
+		d.Alias(u+".text", r.At("title"))
+		d.Alias(u+".postback", r.At("id"))
 		out = append(out, unify.Suggestion{Type: unify.SuggestReply, Text: title, Postback: buttonPostback(id)})
 	}
 	return out
@@ -382,19 +383,19 @@ func (d *decoder) atMost(list []any, path string, max int, what string) []any {
 	if len(list) <= max {
 		return list
 	}
-	d.add(fmt.Sprintf("%s[%d]", path, max), fmt.Sprintf("is one too many: at most %d %s", max, what))
+	d.Add(fmt.Sprintf("%s[%d]", path, max), fmt.Sprintf("is one too many: at most %d %s", max, what))
 	return list[:max]
 }
 
 // list reads a list's sections as suggestions in row order, and returns
 // the text that writes the list out when it says more than its row titles.
-func (d *decoder) list(a *object) ([]unify.Suggestion, string) {
-	a.text("button", MaxListButtonRunes, true)
-	sections := a.list("sections")
-	sp := a.at("sections")
+func (d *decoder) list(a *strictjson.Object) ([]unify.Suggestion, string) {
+	a.Text("button", MaxListButtonRunes, true)
+	sections := a.List("sections")
+	sp := a.At("sections")
 	if len(sections) == 0 {
-		if !a.bad["sections"] {
-			d.add(sp, "must hold at least one section")
+		if !a.Bad("sections") {
+			d.Add(sp, "must hold at least one section")
 		}
 		return nil, ""
 	}
@@ -407,37 +408,37 @@ func (d *decoder) list(a *object) ([]unify.Suggestion, string) {
 	)
 	for i, v := range sections {
 		path := fmt.Sprintf("%s[%d]", sp, i)
-		s := d.object(v, path)
+		s := d.Object(v, path)
 		if s == nil {
 			continue
 		}
-		title := s.text("title", MaxSectionRunes, len(sections) > 1)
+		title := s.Text("title", MaxSectionRunes, len(sections) > 1)
 		if title != "" {
 			lines = append(lines, title)
 			more = true
 		}
-		list := s.list("rows")
-		if len(list) == 0 && !s.bad["rows"] {
-			d.add(s.at("rows"), "must hold at least one row")
+		list := s.List("rows")
+		if len(list) == 0 && !s.Bad("rows") {
+			d.Add(s.At("rows"), "must hold at least one row")
 		}
 		if rows+len(list) > MaxRows && rows <= MaxRows {
-			d.add(fmt.Sprintf("%s.rows[%d]", path, max(MaxRows-rows, 0)), fmt.Sprintf("is one too many: at most %d rows in all sections", MaxRows))
+			d.Add(fmt.Sprintf("%s.rows[%d]", path, max(MaxRows-rows, 0)), fmt.Sprintf("is one too many: at most %d rows in all sections", MaxRows))
 		}
 		rows += len(list)
 		if rows > MaxRows {
-			s.skip()
+			s.Skip()
 			continue
 		}
 		for j, rv := range list {
 			rp := fmt.Sprintf("%s.rows[%d]", path, j)
-			r := d.object(rv, rp)
+			r := d.Object(rv, rp)
 			if r == nil {
 				continue
 			}
-			id := r.text("id", MaxRowIDRunes, true)
-			rt := r.text("title", MaxRowTitleRunes, true)
-			desc := r.text("description", MaxRowDescRunes, false)
-			r.done()
+			id := r.Text("id", MaxRowIDRunes, true)
+			rt := r.Text("title", MaxRowTitleRunes, true)
+			desc := r.Text("description", MaxRowDescRunes, false)
+			r.Done()
 			line := "- " + rt
 			if desc != "" {
 				line += ": " + desc
@@ -445,12 +446,12 @@ func (d *decoder) list(a *object) ([]unify.Suggestion, string) {
 			}
 			lines = append(lines, line)
 			u := fmt.Sprintf("content.suggestions[%d]", len(out))
-			d.alias(u, rp)
-			d.alias(u+".text", rp+".title")
-			d.alias(u+".postback", rp+".id")
+			d.Alias(u, rp)
+			d.Alias(u+".text", rp+".title")
+			d.Alias(u+".postback", rp+".id")
 			out = append(out, unify.Suggestion{Type: unify.SuggestReply, Text: rt, Postback: listPrefix + id})
 		}
-		s.done()
+		s.Done()
 	}
 	if !more {
 		return out, ""

@@ -1,6 +1,11 @@
-package whatsapp
+// Package strictjson reads a JSON request strictly for the dialect adapters
+// (unify/messenger, unify/whatsapp): every problem named by its path in the
+// dialect's own terms, unknown keys refused, types checked, and unify's
+// content rules reported under the dialect's field names. Standard library
+// and gateway/unify only.
+package strictjson
 
-// This file is the strict JSON reader of the package. unify/messenger has its
+// This file is the strict JSON Reader of the package. unify/whatsapp has its
 // own copy: adapters import only the standard library and unify, and the two
 // are small enough that sharing would cost more than it saves.
 
@@ -19,7 +24,7 @@ import (
 
 // parse reads body into a tree of map[string]any, []any, string,
 // json.Number, bool and nil, and refuses what is not one JSON object.
-func parse(body []byte) (map[string]any, error) {
+func Parse(body []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, unify.Errorf(unify.CodeInvalid, "the body is empty; it must be a JSON object")
 	}
@@ -48,10 +53,10 @@ func parse(body []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// reader collects every problem of a request, each named by its path, and
+// Reader collects every problem of a request, each named by its path, and
 // the aliases that name unified fields in the dialect's terms.
-type reader struct {
-	errs    []unify.FieldError
+type Reader struct {
+	Errs    []unify.FieldError
 	aliases []alias
 }
 
@@ -59,19 +64,19 @@ type reader struct {
 // as the dialect's field.
 type alias struct{ unified, dialect string }
 
-func (r *reader) add(field, msg string) {
-	r.errs = append(r.errs, unify.FieldError{Field: field, Message: msg})
+func (r *Reader) Add(field, msg string) {
+	r.Errs = append(r.Errs, unify.FieldError{Field: field, Message: msg})
 }
 
-func (r *reader) alias(unified, dialect string) {
+func (r *Reader) Alias(unified, dialect string) {
 	r.aliases = append(r.aliases, alias{unified, dialect})
 }
 
 // covers reports whether field is, contains or lies within a field that
 // already has a problem: a second message about it would only confuse.
-func (r *reader) covers(field string) bool {
-	for _, e := range r.errs {
-		if within(field, e.Field) || within(e.Field, field) {
+func (r *Reader) Covers(field string) bool {
+	for _, e := range r.Errs {
+		if Within(field, e.Field) || Within(e.Field, field) {
 			return true
 		}
 	}
@@ -80,10 +85,10 @@ func (r *reader) covers(field string) bool {
 
 // dialectPath names a unified field in the dialect's terms, by the
 // longest alias that contains it.
-func (r *reader) dialectPath(field string) string {
+func (r *Reader) DialectPath(field string) string {
 	best := -1
 	for i, a := range r.aliases {
-		if within(field, a.unified) && (best < 0 || len(a.unified) > len(r.aliases[best].unified)) {
+		if Within(field, a.unified) && (best < 0 || len(a.unified) > len(r.aliases[best].unified)) {
 			best = i
 		}
 	}
@@ -97,63 +102,63 @@ func (r *reader) dialectPath(field string) string {
 // check runs unify's own content rules (URLs, E.164 numbers, totals) and
 // reports what they find under the dialect's names, unless a problem of the
 // dialect already covers it.
-func (r *reader) check(c *unify.Content) {
+func (r *Reader) Check(c *unify.Content) {
 	for _, fe := range c.Validate("content") {
-		fe.Field = r.dialectPath(fe.Field)
-		if !r.covers(fe.Field) {
-			r.errs = append(r.errs, fe)
+		fe.Field = r.DialectPath(fe.Field)
+		if !r.Covers(fe.Field) {
+			r.Errs = append(r.Errs, fe)
 		}
 	}
 }
 
 // object is one JSON object being read. Keys are marked as they are read so
 // that done can refuse the rest.
-type object struct {
-	r    *reader
+type Object struct {
+	r    *Reader
 	path string
 	m    map[string]any
 	used map[string]bool
 	bad  map[string]bool // keys whose value has the wrong type
 }
 
-func (r *reader) object(v any, path string) *object {
+func (r *Reader) Object(v any, path string) *Object {
 	m, ok := v.(map[string]any)
 	if !ok {
-		r.add(path, "must be an object")
+		r.Add(path, "must be an object")
 		return nil
 	}
-	return &object{r: r, path: path, m: m, used: map[string]bool{}, bad: map[string]bool{}}
+	return &Object{r: r, path: path, m: m, used: map[string]bool{}, bad: map[string]bool{}}
 }
 
-func (o *object) at(key string) string { return join(o.path, key) }
+func (o *Object) At(key string) string { return Join(o.path, key) }
 
-func (o *object) wrong(key, msg string) {
+func (o *Object) Wrong(key, msg string) {
 	o.bad[key] = true
-	o.r.add(o.at(key), msg)
+	o.r.Add(o.At(key), msg)
 }
 
 // get returns the value of key. null counts as absent: Meta's SDKs send
 // null for options left unset.
-func (o *object) get(key string) (any, bool) {
+func (o *Object) Get(key string) (any, bool) {
 	o.used[key] = true
 	v, ok := o.m[key]
 	return v, ok && v != nil
 }
 
 // has reports whether key is present (and not null) without reading it.
-func (o *object) has(key string) bool {
+func (o *Object) Has(key string) bool {
 	v, ok := o.m[key]
 	return ok && v != nil
 }
 
-func (o *object) str(key string) (string, bool) {
-	v, ok := o.get(key)
+func (o *Object) Str(key string) (string, bool) {
+	v, ok := o.Get(key)
 	if !ok {
 		return "", false
 	}
 	s, ok := v.(string)
 	if !ok {
-		o.wrong(key, "must be a string")
+		o.Wrong(key, "must be a string")
 		return "", false
 	}
 	return s, true
@@ -161,51 +166,51 @@ func (o *object) str(key string) (string, bool) {
 
 // text reads a string of at most max characters; required makes an absent
 // or empty one a problem.
-func (o *object) text(key string, max int, required bool) string {
-	s, _ := o.str(key)
+func (o *Object) Text(key string, max int, required bool) string {
+	s, _ := o.Str(key)
 	switch {
 	case s == "":
 		if required && !o.bad[key] {
-			o.r.add(o.at(key), "must not be empty")
+			o.r.Add(o.At(key), "must not be empty")
 		}
 	case utf8.RuneCountInString(s) > max:
-		o.r.add(o.at(key), fmt.Sprintf("must be at most %d characters", max))
+		o.r.Add(o.At(key), fmt.Sprintf("must be at most %d characters", max))
 	}
 	return s
 }
 
 // oneOf reads an optional string that must be one of values.
-func (o *object) oneOf(key string, values ...string) string {
-	s, ok := o.str(key)
+func (o *Object) OneOf(key string, values ...string) string {
+	s, ok := o.Str(key)
 	if ok && !slices.Contains(values, s) {
-		o.r.add(o.at(key), "must be one of "+strings.Join(values, ", "))
+		o.r.Add(o.At(key), "must be one of "+strings.Join(values, ", "))
 	}
 	return s
 }
 
-func (o *object) boolean(key string) bool {
-	v, ok := o.get(key)
+func (o *Object) Boolean(key string) bool {
+	v, ok := o.Get(key)
 	if !ok {
 		return false
 	}
 	b, ok := v.(bool)
 	if !ok {
-		o.wrong(key, "must be true or false")
+		o.Wrong(key, "must be true or false")
 	}
 	return b
 }
 
 // obj reads a nested object; nil when absent (a problem if required) or not
 // an object.
-func (o *object) obj(key string, required bool) *object {
-	v, ok := o.get(key)
+func (o *Object) Obj(key string, required bool) *Object {
+	v, ok := o.Get(key)
 	if !ok {
 		if required {
-			o.r.add(o.at(key), "must be set")
+			o.r.Add(o.At(key), "must be set")
 		}
 		return nil
 	}
-	n := o.r.object(v, o.at(key))
+	n := o.r.Object(v, o.At(key))
 	if n == nil {
 		o.bad[key] = true
 	}
@@ -213,21 +218,21 @@ func (o *object) obj(key string, required bool) *object {
 }
 
 // list reads an array; nil when absent or not an array.
-func (o *object) list(key string) []any {
-	v, ok := o.get(key)
+func (o *Object) List(key string) []any {
+	v, ok := o.Get(key)
 	if !ok {
 		return nil
 	}
 	a, ok := v.([]any)
 	if !ok {
-		o.wrong(key, "must be an array")
+		o.Wrong(key, "must be an array")
 	}
 	return a
 }
 
 // skip marks every key read, for an object refused as a whole (an
 // unsupported button type) whose other keys need no message of their own.
-func (o *object) skip() {
+func (o *Object) Skip() {
 	for k := range o.m {
 		o.used[k] = true
 	}
@@ -235,7 +240,7 @@ func (o *object) skip() {
 
 // done refuses every key that was not read: a field the gateway does not
 // map would otherwise be dropped without anyone knowing.
-func (o *object) done() {
+func (o *Object) Done() {
 	keys := make([]string, 0, len(o.m))
 	for k := range o.m {
 		if !o.used[k] {
@@ -244,11 +249,11 @@ func (o *object) done() {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		o.r.add(o.at(k), "is not supported by the gateway")
+		o.r.Add(o.At(k), "is not supported by the gateway")
 	}
 }
 
-func join(prefix, field string) string {
+func Join(prefix, field string) string {
 	if prefix == "" {
 		return field
 	}
@@ -256,7 +261,7 @@ func join(prefix, field string) string {
 }
 
 // within reports whether path a is b or below it.
-func within(a, b string) bool {
+func Within(a, b string) bool {
 	if !strings.HasPrefix(a, b) {
 		return false
 	}
@@ -270,7 +275,7 @@ func within(a, b string) bool {
 // shapes carry no type; the MMS channel goes by what the server answers when
 // it fetches the file, and RBM fetches and inspects it itself, so this is
 // only a hint, JPEG when the URL does not say.
-func imageType(rawURL string) string {
+func ImageType(rawURL string) string {
 	p, _, _ := strings.Cut(rawURL, "?")
 	p, _, _ = strings.Cut(p, "#")
 	ext := strings.ToLower(p[strings.LastIndexByte(p, '.')+1:])
@@ -284,3 +289,9 @@ func imageType(rawURL string) string {
 	}
 	return "image/jpeg"
 }
+
+// Path is the JSON path of the object.
+func (o *Object) Path() string { return o.path }
+
+// Bad reports whether key's value had the wrong type (already reported).
+func (o *Object) Bad(key string) bool { return o.bad[key] }
