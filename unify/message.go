@@ -54,6 +54,10 @@ type Message struct {
 	CreatedAt time.Time   `json:"created_at"`
 	UpdatedAt time.Time   `json:"updated_at"`
 	Attempts  []Attempt   `json:"attempts"`
+
+	// ContentPurged says that retention or an erasure dropped the content
+	// (Content is then empty): the UI shows "content purged" in its place.
+	ContentPurged bool `json:"content_purged,omitempty"`
 }
 
 // Attempt is one try of a message on one channel over one carrier.

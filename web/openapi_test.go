@@ -119,6 +119,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	d := mustDoc(t)
 	b := setup(t)
 	b.srv.MountChannels(web.ChannelRoutes{Previews: fakePreviewer{}, Capabilities: fakeCapability})
+	b.srv.MountSubjects(&fakeEraser{})
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	served := map[string]bool{}
 	for _, rt := range b.srv.Echo().Routes() {

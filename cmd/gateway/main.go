@@ -5,6 +5,7 @@
 //	gateway send --to +33… --from acme --text "hi"
 //	gateway check-config --config FILE
 //	gateway migrate --config FILE
+//	gateway rotate-key --config FILE --old-key BASE64
 //
 // Exit codes: 0 ok, 1 runtime error, 2 bad usage or configuration.
 package main
@@ -40,6 +41,8 @@ commands:
   send           send one message (or --file batch.csv) through a running gateway
   check-config   validate a configuration file: --config FILE
   migrate        apply database migrations: --config FILE
+  rotate-key     re-seal stored content under the config's encryption key:
+                 --config FILE --old-key BASE64 (or $GATEWAY_OLD_CONTENT_KEY)
   bench          drive load through a running gateway and report throughput and latency
 `
 
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		return runCheckConfig(args[1:], stdout, stderr, lookupEnv)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr, lookupEnv)
+	case "rotate-key":
+		return runRotateKey(ctx, args[1:], stdout, stderr, lookupEnv)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr, lookupEnv)
 	case "demo":

@@ -106,6 +106,9 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 			return nil, err
 		}
 	}
+	// One name for this process in job, event and bind slot leases: the
+	// instances sharing a PostgreSQL database tell their leases apart by it.
+	owner := instanceName()
 	now := time.Now()
 	if err := g.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		for _, p := range cfg.UnifyPolicies() {
@@ -165,12 +168,13 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 	}
 
 	g.notifier = notify.New(notify.Config{
-		URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Timeout: time.Duration(cfg.Webhook.Timeout),
+		URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Timeout: time.Duration(cfg.Webhook.Timeout), VerifyToken: cfg.Webhook.VerifyToken,
+		Owner:  owner,
 		Logger: logger.With("component", "webhook"), Registerer: g.registry,
 	}, g.store)
 
 	g.svc = dispatch.New(dispatch.Config{
-		Senders: senders, Router: router, Channels: channels,
+		Senders: senders, Router: router, Channels: channels, Owner: owner,
 		LinkTLS:     func(carrier string, ch unify.ChannelKind) bool { return ch == unify.ChannelSMS && tlsLinks[carrier] },
 		OnEvents:    g.notifier.Wake,
 		WebLinkBase: cfg.PublicURL,
@@ -192,14 +196,19 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		if err != nil {
 			return nil, err
 		}
+		lc.Slots = bindSlots(g.store, owner) // binds is the carrier's total across instances
 		link := smpp.New(lc, sms.DeliverHandler(g.svc, logger.With("carrier", c.Name)), logger, metrics)
 		g.links[c.Name] = link
 		submitters[c.Name] = link
 	}
 
-	keys := map[string]string{}
+	keys, dialects, keySenders := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, k := range cfg.APIKeys {
 		keys[k.Key] = k.Name
+		dialects[k.Name] = k.Dialect
+		if k.Sender != "" {
+			keySenders[k.Name] = k.Sender
+		}
 	}
 	checkers := []web.Checker{checker{"store", g.store.Ping}}
 	for name, l := range g.links {
@@ -212,7 +221,7 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		}})
 	}
 	g.web = web.New(web.Config{
-		APIKeys: keys, Messages: g.svc, Checkers: checkers,
+		APIKeys: keys, KeyDialects: dialects, KeySenders: keySenders, Messages: g.svc, Checkers: checkers,
 		Gatherer: g.registry, Registerer: g.registry, Logger: logger,
 		TransportTLS: func(carrier string) bool { return tlsLinks[carrier] },
 	})

@@ -23,6 +23,8 @@ type bind struct {
 	since     time.Time
 	lastErr   string
 	loggedErr string // last bind error logged at Warn, to log each change once
+	held      bool   // this instance holds the slot's lease (Config.Slots)
+	slotErr   string // last leaser error logged, likewise
 }
 
 // conn is one bound gosmpp session. It is published in bind.conn only after
@@ -34,6 +36,9 @@ type conn struct {
 	ready chan struct{} // closed once sess is set (callbacks may fire before)
 
 	pending map[int32]*waiter // guarded by Link.mu; its size is the window in use
+	// draining (guarded by Link.mu) takes no new submit: the bind is being
+	// given up once those in flight are answered.
+	draining bool
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -75,11 +80,20 @@ func (l *Link) runBind(b *bind) {
 	defer l.wg.Done()
 	backoff := l.cfg.RebindMin
 	for {
+		// With shared slots (Config.Slots) the bind may only be dialed while
+		// this instance holds its slot.
+		if !l.holdSlot(b) {
+			return
+		}
 		c, err := l.connect(b)
 		switch {
 		case err == nil:
 			upAt := time.Now()
 			l.bindUp(b, c)
+			if l.cfg.Slots != nil {
+				l.wg.Add(1)
+				go l.keepSlot(b, c)
+			}
 			select {
 			case <-c.done:
 			case <-l.ctx.Done():
@@ -92,6 +106,9 @@ func (l *Link) runBind(b *bind) {
 		case l.ctx.Err() == nil:
 			l.bindFailed(b, err)
 		}
+		// Given up between attempts, so that another instance may bind
+		// while this one backs off.
+		l.dropSlot(b)
 		if l.ctx.Err() != nil || !l.sleep(jitter(backoff)) {
 			return
 		}

@@ -47,6 +47,17 @@ type Config struct {
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// NowFunc, when set, replaces time.Now for timestamps (Status, Deliver).
 	NowFunc func() time.Time
+
+	// Slots, when set, shares Binds with the other gateway instances of the
+	// carrier: Binds is then the carrier's total, each bind loop dials only
+	// while it holds its slot's lease, and the rate limit is this
+	// instance's part of TPS (see SlotLeaser). nil: this process is the only
+	// one and holds every bind.
+	Slots SlotLeaser
+	// SlotRenew is how often a held slot's lease is renewed, and a slot this
+	// instance waits for is tried again (default 5s). The leaser's leases
+	// must last several periods.
+	SlotRenew time.Duration
 }
 
 // Field limits of bind_transceiver (SMPP 3.4 §4.1.5; sizes include the NUL).
@@ -84,6 +95,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DeliverConcurrency == 0 {
 		c.DeliverConcurrency = c.Window
+	}
+	if c.SlotRenew == 0 {
+		c.SlotRenew = 5 * time.Second
 	}
 	return c
 }
@@ -129,6 +143,7 @@ func (c Config) Validate() error {
 	}{
 		{"enquire_link", c.EnquireLink}, {"response_timeout", c.ResponseTimeout},
 		{"rebind_min", c.RebindMin}, {"rebind_max", c.RebindMax}, {"throttle_pause", c.ThrottlePause},
+		{"slot_renew", c.SlotRenew},
 	}
 	for _, d := range durations {
 		if d.v <= 0 {

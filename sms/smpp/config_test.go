@@ -22,6 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.RebindMax)
 	require.Equal(t, time.Second, c.ThrottlePause)
 	require.Equal(t, 10, c.DeliverConcurrency)
+	require.Equal(t, 5*time.Second, c.SlotRenew)
 	require.NoError(t, c.Validate())
 }
 
@@ -47,9 +48,9 @@ func TestConfigValidate(t *testing.T) {
 		}, []string{"smpp.binds: must be > 0", "smpp.tps: must be > 0", "smpp.window: must be > 0",
 			"smpp.deliver_concurrency: must be > 0"}},
 		{"zero durations", func(c *smpp.Config) {
-			c.EnquireLink, c.ResponseTimeout, c.ThrottlePause = 0, -time.Second, 0
+			c.EnquireLink, c.ResponseTimeout, c.ThrottlePause, c.SlotRenew = 0, -time.Second, 0, -1
 		}, []string{"smpp.enquire_link: must be > 0", "smpp.response_timeout: must be > 0",
-			"smpp.throttle_pause: must be > 0"}},
+			"smpp.throttle_pause: must be > 0", "smpp.slot_renew: must be > 0"}},
 		{"rebind order", func(c *smpp.Config) { c.RebindMin, c.RebindMax = time.Minute, time.Second },
 			[]string{"smpp.rebind_max: must be >= rebind_min"}},
 	} {

@@ -3,7 +3,8 @@
 // back-off, one adaptive (AIMD) submit rate shared by those binds, a window of
 // unacknowledged submit_sm per bind, keep-alive, and at-least-once handling of
 // deliver_sm (receipts and MO messages are acknowledged only once the
-// DeliverFunc has handled them).
+// DeliverFunc has handled them). Several gateway instances share one
+// carrier's binds and TPS through a SlotLeaser (slots.go).
 //
 // The package deals in octets: callers hand it finished parts (UDH included)
 // and receive deliver_sm raw. Encoding, segmentation and receipt parsing live

@@ -12,7 +12,8 @@ import (
 
 // Link is the gateway's connection to one carrier's SMSC: Config.Binds
 // transceiver binds, each kept up by its own loop, sharing one adaptive rate
-// limit. Its methods are safe for concurrent use.
+// limit. With Config.Slots the binds and the rate are shared with other
+// gateway instances (see SlotLeaser). Its methods are safe for concurrent use.
 type Link struct {
 	cfg     Config
 	deliver DeliverFunc
@@ -76,7 +77,7 @@ func New(cfg Config, deliver DeliverFunc, logger *slog.Logger, m *Metrics) *Link
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.closeCtx, l.closeStart = context.WithCancel(context.Background())
 	l.dctx, l.dcancel = context.WithCancel(context.Background())
-	l.rate = newAIMD(cfg.TPS, cfg.ThrottlePause, l.m.setRate)
+	l.rate = newAIMD(initialRate(cfg), cfg.ThrottlePause, l.m.setRate)
 	for i := range cfg.Binds {
 		l.binds = append(l.binds, &bind{idx: i})
 	}
@@ -139,8 +140,11 @@ func (l *Link) Close() error {
 		t.Stop()
 	}
 	l.cancel()
-	l.wg.Wait()
+	l.wg.Wait() // bind loops release their slots on the way out
 	l.dcancel()
+	if opened && l.cfg.Slots != nil {
+		l.leave()
+	}
 	return nil
 }
 
@@ -254,6 +258,9 @@ type BindStatus struct {
 	LastError string
 	// InFlight is the number of submit_sm awaiting a response, out of Window.
 	InFlight, Window int
+	// Held is true while this instance holds the bind's slot (always, once
+	// open, without Config.Slots).
+	Held bool
 }
 
 // Status returns a snapshot of the binds and the rate limit.
@@ -269,7 +276,8 @@ func (l *Link) Status() Status {
 		Closed:    l.closing,
 	}
 	for _, b := range l.binds {
-		bs := BindStatus{Up: b.conn != nil, Since: b.since, LastError: b.lastErr, Window: l.cfg.Window}
+		bs := BindStatus{Up: b.conn != nil, Since: b.since, LastError: b.lastErr, Window: l.cfg.Window,
+			Held: b.held || (l.cfg.Slots == nil && l.opened && !l.closing)}
 		if b.conn != nil {
 			bs.InFlight = len(b.conn.pending)
 		}

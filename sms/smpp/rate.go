@@ -10,8 +10,8 @@ import (
 )
 
 // aimd paces submit_sm for one Link. The token bucket starts at the
-// contracted TPS; a throttle answer (ESME_RTHROTTLED, ESME_RMSGQFUL) halves
-// the rate (not below 1/s) and stops all submits for one pause, then every
+// contracted TPS (this instance's part of it, see setMax); a throttle answer (ESME_RTHROTTLED, ESME_RMSGQFUL) halves
+// the rate (not below 1/s, or the maximum if lower) and stops all submits for one pause, then every
 // pause without a throttle adds a tenth of the contract back, as TCP does
 // with its window. Several throttles answering PDUs that were all sent before
 // the pause began count as one congestion event.
@@ -28,8 +28,7 @@ type aimd struct {
 	lastChange  time.Time
 }
 
-func newAIMD(tps int, pause time.Duration, onSet func(float64)) *aimd {
-	maxRate := float64(tps)
+func newAIMD(maxRate float64, pause time.Duration, onSet func(float64)) *aimd {
 	a := &aimd{
 		max:   maxRate,
 		step:  math.Max(maxRate/10, 1),
@@ -66,7 +65,26 @@ func (a *aimd) throttled() {
 		return
 	}
 	a.pausedUntil = now.Add(a.pause)
-	a.setLocked(math.Max(1, a.cur/2), now)
+	a.setLocked(math.Max(math.Min(1, a.max), a.cur/2), now)
+}
+
+// setMax changes the rate the limit recovers to: this instance's part of the
+// contracted TPS when instances share the carrier's binds. A larger part is
+// usable at once (the other instance gave its part up before we got it); a
+// smaller one caps the current rate at once, before the part is given up.
+func (a *aimd) setMax(m float64) {
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m == a.max {
+		return
+	}
+	cur := math.Min(a.cur, m)
+	if m > a.max {
+		cur = math.Min(m, a.cur+(m-a.max))
+	}
+	a.max, a.step = m, math.Max(m/10, 1)
+	a.setLocked(cur, now)
 }
 
 // tick is the additive increase, called every pause.

@@ -226,6 +226,9 @@ func (l *Link) acquire(ctx context.Context, seq int32) (*waiter, error) {
 				continue
 			default:
 			}
+			if c.draining {
+				continue
+			}
 			up = true
 			if n := len(c.pending); n < l.cfg.Window && (best == nil || n < len(best.pending)) {
 				best = c

@@ -8,9 +8,9 @@ import (
 
 // Group commit. SQLite has one writer and most of a small transaction's cost
 // is its commit, so the store runs the work of many concurrent InTx calls in
-// one transaction: each in its own savepoint (a failing one is rolled back
-// alone), one commit for all, and every caller learns its own outcome only
-// after that commit. Callers see ordinary transactions; throughput sees one
+// one transaction (a failing one makes the others run again alone), one
+// commit for all, and every caller learns its own outcome only after that
+// commit. Callers see ordinary transactions; throughput sees one
 // commit per batch.
 
 // maxBatch bounds how many units of work share a commit, so that one batch
@@ -87,43 +87,38 @@ func (b *batcher) loop() {
 }
 
 func (b *batcher) run(batch []txRequest) {
-	errs := make([]error, len(batch))
 	if len(batch) == 1 {
-		errs[0] = b.s.runTx(batch[0].ctx, batch[0].fn)
-		batch[0].done <- errs[0]
+		batch[0].done <- b.s.runTx(batch[0].ctx, batch[0].fn)
 		return
 	}
+	// Optimistically, the whole batch in one transaction without savepoints
+	// (two statements per unit saved): units almost never fail. When one
+	// does, the transaction is rolled back and every unit runs again in a
+	// transaction of its own, so that one failure cannot undo the others.
 	// The batch runs under a context of its own: one caller's cancellation
 	// must not roll back the others' work.
 	ctx := context.Background()
-	commitErr := b.s.runTx(ctx, func(t *Tx) error {
-		for i, r := range batch {
+	err := b.s.runTx(ctx, func(t *Tx) error {
+		for _, r := range batch {
 			if err := r.ctx.Err(); err != nil {
-				errs[i] = err
-				continue
-			}
-			if _, err := t.exec(`SAVEPOINT w`); err != nil {
 				return err
 			}
 			t.ctx = r.ctx
 			err := r.fn(t)
 			t.ctx = ctx
 			if err != nil {
-				errs[i] = err
-				if _, rerr := t.exec(`ROLLBACK TO SAVEPOINT w`); rerr != nil {
-					return rerr
-				}
-			}
-			if _, err := t.exec(`RELEASE SAVEPOINT w`); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for i, r := range batch {
-		if commitErr != nil && errs[i] == nil {
-			errs[i] = commitErr
+	if err == nil {
+		for _, r := range batch {
+			r.done <- nil
 		}
-		r.done <- errs[i]
+		return
+	}
+	for _, r := range batch {
+		r.done <- b.s.runTx(r.ctx, r.fn)
 	}
 }

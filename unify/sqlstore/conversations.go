@@ -71,6 +71,11 @@ func (t *Tx) Idempotent(scope, key string) (hash string, id unify.MessageID, fou
 func (t *Tx) SaveIdempotency(idem unify.Idempotency, id unify.MessageID, now time.Time) error {
 	_, err := t.exec(`INSERT INTO idempotency (scope, key, request_hash, message_id, created_at) VALUES (?,?,?,?,?)`,
 		idem.Scope, idem.Key, idem.Hash, id, micros(now))
+	if isUniqueViolation(err) {
+		// Another instance saved the same key after our Idempotent found
+		// none: the two requests raced.
+		return &unify.Error{Code: unify.CodeConflict, Message: "a request with this Idempotency-Key is being processed", Err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: save idempotency key: %w", err)
 	}
@@ -97,15 +102,6 @@ type inboundContent struct {
 // stores nothing, when the carrier already delivered this external id.
 func (t *Tx) InsertInbound(r InboundRecord) (duplicate bool, err error) {
 	in := r.Inbound
-	if in.ExternalID != "" {
-		var n int
-		if err := t.get(&n, `SELECT COUNT(*) FROM inbound WHERE carrier = ? AND external_id = ?`, in.Carrier, in.ExternalID); err != nil {
-			return false, classify(err)
-		}
-		if n > 0 {
-			return true, nil
-		}
-	}
 	body, err := json.Marshal(inboundContent{Text: in.Text, Postback: in.Postback, Media: in.Media, Location: in.Location})
 	if err != nil {
 		return false, err
@@ -114,13 +110,21 @@ func (t *Tx) InsertInbound(r InboundRecord) (duplicate bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: seal inbound: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO inbound (id, external_id, channel, carrier, from_number, sender, to_addr, content_key, content, message_id, conversation_id, created_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+	// The carrier's id is unique per carrier (inbound_external, partial on
+	// external_id <> ''). Checking first and inserting after would let two
+	// instances that got the same redelivered MO both pass the check on
+	// PostgreSQL; the conflict clause decides in the insert itself.
+	res, err := t.exec(`INSERT INTO inbound (id, external_id, channel, carrier, from_number, sender, to_addr, content_key, content, message_id, conversation_id, created_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (carrier, external_id) WHERE external_id <> '' DO NOTHING`,
 		r.ID, in.ExternalID, in.Channel, in.Carrier, in.From, r.Sender, in.To, key, sealed, r.MessageID, r.ConversationID, micros(in.At))
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: insert inbound: %w", err)
 	}
-	return false, nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: insert inbound: %w", err)
+	}
+	return n == 0, nil
 }
 
 // Fragment is one part of a concatenated inbound SMS.

@@ -12,9 +12,16 @@ import (
 
 // AddEvent puts an event for the unified back end in the outbox; it is
 // delivered after the transaction commits.
+//
+// The body is sealed like message content: a reply's event carries the
+// phone's text and number, a consent change the number.
 func (t *Tx) AddEvent(e unify.OutboxEvent, messageID unify.MessageID) error {
-	_, err := t.exec(`INSERT INTO events (id, key, type, dialect, message_id, body, next_at, created_at) VALUES (?,?,?,?,?,?,?,?)`,
-		e.ID, e.Key, e.Type, e.Dialect, messageID, e.Body, micros(e.CreatedAt), micros(e.CreatedAt))
+	key, body, err := t.s.sealer.Seal(e.Body)
+	if err != nil {
+		return fmt.Errorf("sqlstore: seal event: %w", err)
+	}
+	_, err = t.exec(`INSERT INTO events (id, key, type, dialect, message_id, content_key, body, next_at, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+		e.ID, e.Key, e.Type, e.Dialect, messageID, key, body, micros(e.CreatedAt), micros(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: add event: %w", err)
 	}
@@ -44,6 +51,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 	}
 	var out []unify.OutboxEvent
 	err := s.InTx(ctx, func(t *Tx) error {
+		out = out[:0] // the unit may run twice (see InTx)
 		if s.dialect == Postgres {
 			// Claims from several instances must not interleave: one that
 			// skipped a locked head-of-key event would send the next one early.
@@ -79,15 +87,20 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 		}
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")
 		var bodies []struct {
-			ID   string `db:"id"`
-			Body []byte `db:"body"`
+			ID         string `db:"id"`
+			ContentKey string `db:"content_key"`
+			Body       []byte `db:"body"`
 		}
-		if err := t.sel(&bodies, `SELECT id, body FROM events WHERE seq IN (`+ph+`)`, seqs...); err != nil {
+		if err := t.sel(&bodies, `SELECT id, content_key, body FROM events WHERE seq IN (`+ph+`)`, seqs...); err != nil {
 			return classify(fmt.Errorf("sqlstore: read events: %w", err))
 		}
 		byID := make(map[string][]byte, len(bodies))
 		for _, b := range bodies {
-			byID[b.ID] = b.Body
+			plain, err := s.sealer.Open(b.ContentKey, b.Body)
+			if err != nil {
+				return fmt.Errorf("sqlstore: open event %s: %w", b.ID, err)
+			}
+			byID[b.ID] = plain
 		}
 		for i := range out {
 			out[i].Body = byID[out[i].ID]
@@ -126,6 +139,7 @@ func (s *Store) MessageEvents(ctx context.Context, id unify.MessageID) ([]EventR
 	type row struct {
 		ID          string        `db:"id"`
 		Type        string        `db:"type"`
+		ContentKey  string        `db:"content_key"`
 		Body        []byte        `db:"body"`
 		Attempts    int           `db:"attempts"`
 		LastError   string        `db:"last_error"`
@@ -133,12 +147,16 @@ func (s *Store) MessageEvents(ctx context.Context, id unify.MessageID) ([]EventR
 		DeliveredAt sql.NullInt64 `db:"delivered_at"`
 	}
 	var rows []row
-	if err := s.r.SelectContext(ctx, &rows, s.r.Rebind(`SELECT id, type, body, attempts, last_error, created_at, delivered_at FROM events WHERE message_id = ? ORDER BY seq`), id); err != nil {
+	if err := s.r.SelectContext(ctx, &rows, s.r.Rebind(`SELECT id, type, content_key, body, attempts, last_error, created_at, delivered_at FROM events WHERE message_id = ? ORDER BY seq`), id); err != nil {
 		return nil, classify(err)
 	}
 	out := make([]EventRecord, len(rows))
 	for i, r := range rows {
-		out[i] = EventRecord{ID: r.ID, Type: r.Type, Body: r.Body, Attempts: r.Attempts, LastError: r.LastError, CreatedAt: fromMicros(r.CreatedAt)}
+		body, err := s.sealer.Open(r.ContentKey, r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: open event %s: %w", r.ID, err)
+		}
+		out[i] = EventRecord{ID: r.ID, Type: r.Type, Body: body, Attempts: r.Attempts, LastError: r.LastError, CreatedAt: fromMicros(r.CreatedAt)}
 		if r.DeliveredAt.Valid {
 			out[i].DeliveredAt = fromMicros(r.DeliveredAt.Int64)
 		}

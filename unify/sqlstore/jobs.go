@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gateway/unify"
 )
@@ -90,6 +91,7 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, kinds []JobKind, no
 		RETURNING id, kind, ref, run_at, tries`
 	var jobs []Job
 	err := s.InTx(ctx, func(t *Tx) error {
+		jobs = jobs[:0] // the unit may run twice (see InTx)
 		rows, err := t.tx.QueryxContext(ctx, t.tx.Rebind(q), args...)
 		if err != nil {
 			return classify(fmt.Errorf("sqlstore: claim jobs: %w", err))
@@ -167,9 +169,15 @@ func (s *Store) CountJobs(ctx context.Context, kind JobKind) (int, error) {
 	return n, classify(err)
 }
 
+// truncate shortens s to at most n bytes without splitting a UTF-8
+// sequence: PostgreSQL refuses invalid UTF-8 in a TEXT column where SQLite
+// stores anything.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -23,6 +23,7 @@ type messageRow struct {
 	Dialect        string `db:"dialect"`
 	ContentKey     string `db:"content_key"`
 	Content        []byte `db:"content"`
+	PurgedAt       int64  `db:"content_purged_at"`
 	Status         string `db:"status"`
 	Channel        string `db:"channel"`
 	Carrier        string `db:"carrier"`
@@ -57,7 +58,7 @@ type partRow struct {
 }
 
 const (
-	messageCols = `id, to_number, sender, policy, conversation_id, client_ref, dialect, content_key, content, status, channel, carrier, error, created_at, updated_at`
+	messageCols = `id, to_number, sender, policy, conversation_id, client_ref, dialect, content_key, content, content_purged_at, status, channel, carrier, error, created_at, updated_at`
 	stateCols   = `id, to_number, sender, policy, conversation_id, client_ref, dialect, status, channel, carrier, error, created_at, updated_at`
 )
 
@@ -71,8 +72,8 @@ func (t *Tx) InsertMessage(m *unify.Message) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: seal content: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		m.ID, m.To, m.From, m.Policy, m.ConversationID, m.ClientRef, m.Dialect, key, sealed,
+	_, err = t.exec(`INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		m.ID, m.To, m.From, m.Policy, m.ConversationID, m.ClientRef, m.Dialect, key, sealed, 0,
 		m.Status, m.Channel, m.Carrier, m.Error, micros(m.CreatedAt), micros(m.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert message: %w", err)
@@ -122,7 +123,7 @@ func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row message
 		ConversationID: row.ConversationID, ClientRef: row.ClientRef, Dialect: row.Dialect,
 		Status: unify.Status(row.Status), Channel: unify.ChannelKind(row.Channel), Carrier: row.Carrier,
 		Error: row.Error, CreatedAt: fromMicros(row.CreatedAt), UpdatedAt: fromMicros(row.UpdatedAt),
-		Attempts: []unify.Attempt{},
+		Attempts: []unify.Attempt{}, ContentPurged: row.PurgedAt != 0,
 	}
 	if row.Content != nil {
 		plain, err := s.sealer.Open(row.ContentKey, row.Content)
@@ -252,7 +253,26 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 }
 
 // AddOrphanReceipt keeps a receipt whose part is not known yet.
+//
+// On PostgreSQL a receipt and the send that stores its part may run at once
+// (on one instance or two): the receipt's FindPart misses the part not yet
+// committed while the send's HasOrphanReceipts misses the orphan not yet
+// committed, and the orphan would wait forever. So an orphan is stored under
+// an exclusive lock that HasOrphanReceipts takes shared: once it holds the
+// lock, a part committed meanwhile is visible, and AddOrphanReceipt refuses
+// with an unavailable *unify.Error so that the carrier delivers the receipt
+// again (it then finds its part).
 func (t *Tx) AddOrphanReceipt(r unify.Receipt) error {
+	if t.s.dialect == Postgres {
+		if _, err := t.exec(`SELECT pg_advisory_xact_lock(?)`, orphanLock); err != nil {
+			return fmt.Errorf("sqlstore: lock orphan receipts: %w", err)
+		}
+		if _, found, err := t.FindPart(r.Carrier, r.Ref); err != nil {
+			return err
+		} else if found {
+			return &unify.Error{Code: unify.CodeUnavailable, Message: "the receipt's part was stored meanwhile: deliver the receipt again"}
+		}
+	}
 	_, err := t.exec(`INSERT INTO orphan_receipts (carrier, ext_raw, ext_dec, ext_hex, status, error, at) VALUES (?,?,?,?,?,?,?)`,
 		r.Carrier, r.Ref.Raw, r.Ref.Dec, r.Ref.Hex, r.Status, r.Error, micros(r.At))
 	if err != nil {
@@ -300,13 +320,25 @@ func (t *Tx) TakeOrphanReceipts(carrier string, ref unify.ExternalRef) ([]unify.
 
 // HasOrphanReceipts reports whether any receipt waits for its part; the
 // reconciliation query is skipped when none does, which is almost always.
+//
+// On PostgreSQL it holds the orphan lock (see AddOrphanReceipt) until the
+// transaction ends, so call it after storing the parts it reconciles.
 func (t *Tx) HasOrphanReceipts() (bool, error) {
+	if t.s.dialect == Postgres {
+		if _, err := t.exec(`SELECT pg_advisory_xact_lock_shared(?)`, orphanLock); err != nil {
+			return false, fmt.Errorf("sqlstore: lock orphan receipts: %w", err)
+		}
+	}
 	var n int
 	if err := t.get(&n, `SELECT COUNT(*) FROM (SELECT 1 FROM orphan_receipts LIMIT 1) x`); err != nil {
 		return false, classify(err)
 	}
 	return n > 0, nil
 }
+
+// orphanLock is the PostgreSQL advisory lock (transaction-scoped) that
+// orders storing an orphan receipt against storing parts.
+const orphanLock = 7302
 
 // AttemptMessageID returns the message an attempt belongs to.
 func (t *Tx) AttemptMessageID(id unify.AttemptID) (unify.MessageID, error) {

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"gateway/unify"
 )
@@ -96,7 +98,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// promise behind a 202 is kill -9, not a power cut) at a fraction of
 		// FULL's cost. _txlock=immediate takes the write lock at BEGIN, so a
 		// transaction never fails half-way on a lock upgrade.
-		q := "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_stmt_cache_size=128"
+		// _secure_delete overwrites what retention and erasure delete, so
+		// that purged content does not linger in free pages of the file.
+		q := "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_stmt_cache_size=128&_secure_delete=on"
 		w, err := sqlx.Open("sqlite3", "file:"+path+q)
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: %w", err)
@@ -160,11 +164,15 @@ func (s *Store) Close() error {
 	if s.batch != nil {
 		s.batch.close()
 	}
-	err := s.w.Close()
+	// Readers first: the last connection to close checkpoints the WAL into
+	// the file and deletes it, which the read-only readers cannot do. Left
+	// behind, the WAL would keep old versions of rows that retention or an
+	// erasure removed.
+	var err error
 	if s.r != s.w {
-		err = errors.Join(err, s.r.Close())
+		err = s.r.Close()
 	}
-	return err
+	return errors.Join(err, s.w.Close())
 }
 
 // Ping checks that the database answers (readiness).
@@ -177,10 +185,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
 	if s.dialect == Postgres {
 		gd = goose.DialectPostgres
+		// Several instances starting together would each apply the same
+		// migration. A session advisory lock, per schema (schemas of one
+		// database share lock ids), makes them take turns.
+		var schema string
+		if err := s.w.GetContext(ctx, &schema, `SELECT COALESCE(current_schema(), '')`); err != nil {
+			return classify(fmt.Errorf("sqlstore: migrate: %w", err))
+		}
+		h := fnv.New64a()
+		h.Write([]byte("gateway/sqlstore migrate " + schema))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 600))
+		if err != nil {
+			return fmt.Errorf("sqlstore: migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, s.w.DB, sub)
+	p, err := goose.NewProvider(gd, s.w.DB, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
@@ -200,7 +223,10 @@ type Tx struct {
 
 // InTx runs fn in a transaction and commits it when fn returns nil; when it
 // returns an error nothing fn did is kept. On SQLite fn may share its commit
-// with other callers' work (see batch.go), so fn must not call InTx itself.
+// with other callers' work (see batch.go), so fn must not call InTx itself,
+// and fn may run twice (once rolled back, because of another caller's
+// failure): what it leaves outside the transaction must not depend on how
+// many times it ran (reset collected results at its start).
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if s.batch != nil {
 		return s.batch.submit(ctx, fn)

@@ -112,6 +112,17 @@ type Sender struct {
 	RBMAgent string `yaml:"rbm_agent"`
 	// DefaultPolicy names a policy of the file, or "default" (the default).
 	DefaultPolicy string `yaml:"default_policy"`
+	// Retention, when set, overrides privacy.content_retention and
+	// privacy.metadata_retention for this sender's messages and replies
+	// (one-time codes: content 0s).
+	Retention *Retention `yaml:"retention"`
+}
+
+// Retention overrides the global retention for one sender; a field left out
+// keeps the global value.
+type Retention struct {
+	Content  *Duration `yaml:"content"`
+	Metadata *Duration `yaml:"metadata"`
 }
 
 // Carrier is one carrier and the links the gateway holds to it; at least one
@@ -201,6 +212,37 @@ type Privacy struct {
 	ContentRetention Duration `yaml:"content_retention"`
 	// MetadataRetention is how long the rest of a message is kept (default 2160h).
 	MetadataRetention Duration `yaml:"metadata_retention"`
+	// OldEncryptionKeys are keys being rotated out (standard base64 of 32
+	// bytes each): content sealed under them stays readable until
+	// "gateway rotate-key" has re-sealed it under EncryptionKey.
+	OldEncryptionKeys []string `yaml:"old_encryption_keys"`
+}
+
+// OldKeys returns the decoded OldEncryptionKeys (those that decode;
+// Validate reports the others).
+func (p Privacy) OldKeys() [][]byte {
+	var out [][]byte
+	for _, s := range p.OldEncryptionKeys {
+		if k, err := base64.StdEncoding.DecodeString(s); err == nil && len(k) == 32 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// SenderRetention returns the content and metadata retention of a sender's
+// messages: its override where it has one, the global value otherwise.
+func (f *File) SenderRetention(s Sender) (content, metadata time.Duration) {
+	content, metadata = time.Duration(f.Privacy.ContentRetention), time.Duration(f.Privacy.MetadataRetention)
+	if s.Retention != nil {
+		if s.Retention.Content != nil {
+			content = time.Duration(*s.Retention.Content)
+		}
+		if s.Retention.Metadata != nil {
+			metadata = time.Duration(*s.Retention.Metadata)
+		}
+	}
+	return content, metadata
 }
 
 // Encrypted reports whether content is to be sealed at rest.

@@ -241,6 +241,17 @@ func (f *File) checkSenders(c *checker, policies map[string]bool) {
 		if s.DefaultPolicy != "" && !policies[s.DefaultPolicy] {
 			c.addf(p+".default_policy", "no policy named %q", s.DefaultPolicy)
 		}
+		if r := s.Retention; r != nil {
+			if r.Content == nil && r.Metadata == nil {
+				c.add(p+".retention", "must set content, metadata or both")
+			}
+			if r.Content != nil && *r.Content < 0 {
+				c.add(p+".retention.content", "must not be negative")
+			}
+			if r.Metadata != nil && *r.Metadata < 0 {
+				c.add(p+".retention.metadata", "must not be negative")
+			}
+		}
 	}
 }
 
@@ -402,6 +413,15 @@ func (f *File) checkPrivacy(c *checker) {
 	}
 	if pr.MetadataRetention < 0 {
 		c.add("privacy.metadata_retention", "must not be negative")
+	}
+	for i, k := range pr.OldEncryptionKeys {
+		p := fmt.Sprintf("privacy.old_encryption_keys[%d]", i)
+		switch b, err := base64.StdEncoding.DecodeString(k); {
+		case err != nil || len(b) != 32:
+			c.add(p, "must be the standard base64 of 32 bytes")
+		case k == pr.EncryptionKey:
+			c.add(p, "is the current privacy.encryption_key")
+		}
 	}
 }
 

@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"api keys repeat", map[string]any{"api_keys[1].key": "0123456789abcdef"}, []string{"api_keys[1].key: is the same key as api_keys[0]"}},
 		{"api key dialect", map[string]any{"api_keys[0].dialect": "telegram"}, []string{"api_keys[0].dialect: must be unified, messenger or whatsapp"}},
 		{"api key dialect whatsapp", map[string]any{"api_keys[0].dialect": "whatsapp"}, nil},
+		{"api key sender", map[string]any{"api_keys[1].sender": "acme"}, nil},
+		{"api key sender unknown", map[string]any{"api_keys[1].sender": "acne"}, []string{`api_keys[1].sender: "acne" is not the name of a sender`}},
 
 		// webhook
 		{"webhook absent", map[string]any{"webhook": del{}}, nil},
@@ -65,6 +67,10 @@ func TestValidate(t *testing.T) {
 		{"webhook http private net refused", map[string]any{"webhook.url": "http://10.0.0.1/events"}, []string{"webhook.url: plain http"}},
 		{"webhook without secret", map[string]any{"webhook.secret": ""}, []string{"webhook.secret: must be set when webhook.url is"}},
 		{"webhook zero timeout", map[string]any{"webhook.timeout": "0s"}, []string{"webhook.timeout: must be more than 0s"}},
+		{"webhook verify_token", map[string]any{"webhook.verify_token": "bot-verify-token"}, nil},
+		{"webhook verify_token without url", map[string]any{"webhook.url": "", "webhook.verify_token": "t"}, []string{"webhook.verify_token: needs webhook.url"}},
+		{"webhook verify_token control", map[string]any{"webhook.verify_token": "a\nb"}, []string{"webhook.verify_token: must not contain control characters"}},
+		{"webhook verify_token long", map[string]any{"webhook.verify_token": strings.Repeat("t", 257)}, []string{"webhook.verify_token: must be at most 256 bytes"}},
 
 		// ui
 		{"ui password short", map[string]any{"ui.admin_password": "1234567"}, []string{"ui.admin_password: must be at least 8 characters"}},
