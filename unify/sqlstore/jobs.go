@@ -151,15 +151,25 @@ func (s *Store) NextJobAt(ctx context.Context, kinds []JobKind) (time.Time, bool
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	var at sql.NullInt64
-	err := s.r.GetContext(ctx, &at, s.r.Rebind(`SELECT MIN(CASE WHEN lease_until > run_at THEN lease_until ELSE run_at END) FROM jobs WHERE kind IN (`+ph+`)`), args...)
+	// The earliest unleased job, or the earliest lease to expire (its holder
+	// may have died), each found through its own partial index.
+	var due, leased sql.NullInt64
+	err := s.r.GetContext(ctx, &due, s.r.Rebind(`SELECT MIN(run_at) FROM (SELECT run_at FROM jobs WHERE lease_until = 0 AND kind IN (`+ph+`) ORDER BY run_at LIMIT 1) x`), args...)
+	if err == nil {
+		err = s.r.GetContext(ctx, &leased, s.r.Rebind(`SELECT MIN(lease_until) FROM (SELECT lease_until FROM jobs WHERE lease_until <> 0 AND kind IN (`+ph+`) ORDER BY lease_until LIMIT 1) x`), args...)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, classify(err)
 	}
-	if !at.Valid {
-		return time.Time{}, false, nil
+	switch {
+	case due.Valid && leased.Valid:
+		return fromMicros(min(due.Int64, leased.Int64)), true, nil
+	case due.Valid:
+		return fromMicros(due.Int64), true, nil
+	case leased.Valid:
+		return fromMicros(leased.Int64), true, nil
 	}
-	return fromMicros(at.Int64), true, nil
+	return time.Time{}, false, nil
 }
 
 // CountJobs counts jobs by kind (metrics, tests).
