@@ -6,7 +6,18 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test lint fmt-check vet staticcheck unit fuzz bench gobench build
 
-test: lint unit
+# With CI set, .ci/run provides GATEWAY_TEST_POSTGRES. Without it, a
+# throw-away PostgreSQL cluster is started when initdb is on the machine;
+# otherwise the PostgreSQL tests skip, and this says how to get them.
+test:
+	@if [ -n "$$GATEWAY_TEST_POSTGRES" ] || [ -n "$$CI" ]; then \
+	  $(MAKE) lint unit; \
+	elif ./scripts/with-postgres.sh --check 2>/dev/null; then \
+	  ./scripts/with-postgres.sh $(MAKE) lint unit; \
+	else \
+	  echo "note: PostgreSQL (initdb) not found, its tests will skip: apt-get install postgresql"; \
+	  $(MAKE) lint unit; \
+	fi
 
 lint: fmt-check vet staticcheck
 
