@@ -10,6 +10,7 @@ N="${N:-1000000}"
 CONCURRENCY="${CONCURRENCY:-32}"
 SMPP_PORT="${SMPP_PORT:-27760}" SIM_HTTP_PORT="${SIM_HTTP_PORT:-28091}" GW_PORT="${GW_PORT:-28081}"
 BINDS="${BINDS:-1}"
+DRAIN_MAX="${DRAIN_MAX:-3600}" # seconds; the drain is given up after this
 
 dir="${DIR:-$(mktemp -d)}"
 pids=()
@@ -38,6 +39,7 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$GW_PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
+curl -fs "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { cat "$dir/gw.log"; exit 1; }
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$gw/status"; }
@@ -56,13 +58,12 @@ sent() { curl -fs "http://127.0.0.1:$GW_PORT/metrics" | awk '/^gateway_message_s
 "$dir/carriersim" --smpp "127.0.0.1:$SMPP_PORT" --http "127.0.0.1:$SIM_HTTP_PORT" --system-id gw --password secret >"$dir/sim.log" 2>&1 &
 pids+=($!)
 up=$(date +%s.%N)
-last=0
 while :; do
   s=$(sent)
   now=$(date +%s.%N)
   printf '%s sent=%s rss=%skB\n' "$(date +%T)" "$s" "$(rss_kb)"
   [ "$s" -ge "$N" ] && break
+  if [ "$(echo "$now - $up > $DRAIN_MAX" | bc)" = 1 ]; then echo "drain: gave up after ${DRAIN_MAX}s at $s of $N"; exit 1; fi
   sleep 10
-  last=$s
 done
 echo "drain: $N submitted in $(echo "$now - $up" | bc)s = $(echo "$N / ($now - $up)" | bc) msg/s; max RSS overall $(awk '{ if ($2>m) m=$2 } END {print m}' "$dir/rss.log") kB"

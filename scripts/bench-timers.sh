@@ -9,6 +9,7 @@ set -euo pipefail
 N="${N:-100000}"
 TIMEOUT_S="${TIMEOUT_S:-180}"
 CONCURRENCY="${CONCURRENCY:-32}"
+WAIT_MAX="${WAIT_MAX:-3600}" # seconds to wait for every timer to fire
 SMPP_PORT="${SMPP_PORT:-27770}" SIM_HTTP_PORT="${SIM_HTTP_PORT:-28092}" GW_PORT="${GW_PORT:-28082}"
 
 dir="${DIR:-$(mktemp -d)}"
@@ -29,7 +30,7 @@ carriers:
   - name: sim
     prefixes: ["+33"]
     smpp: {address: "127.0.0.1:$SMPP_PORT", system_id: gw, password: secret, binds: 1, tps: 100000, window: 256}
-    rbm: {base_url: "http://127.0.0.1:$SIM_HTTP_PORT", token: sim-rbm-token}
+    rbm: {base_url: "http://127.0.0.1:$SIM_HTTP_PORT", token: sim-rbm-token, webhook_secret: bench-rbm-secret}
 policies:
   - name: timers
     steps: [{channel: rcs, timeout: ${TIMEOUT_S}s}, {channel: sms}]
@@ -45,6 +46,7 @@ for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$GW_PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.1
 done
+curl -fs "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { cat "$dir/gw.log"; exit 1; }
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 "$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" --n "$N" --concurrency "$CONCURRENCY" --to +33611111111 --wait 1s | tail -1 || true
@@ -52,12 +54,14 @@ echo "accepted $N in $(( $(date +%s) - start ))s"
 
 q() { sqlite3 "file:$dir/gw.db?mode=ro" "$1"; }
 peak=0
+waited=$(date +%s)
 while :; do
   pending=$(q "SELECT count(*) FROM jobs WHERE kind = 'timeout'" 2>/dev/null || echo "$peak")
   revoked=$(q "SELECT count(*) FROM attempts WHERE channel = 'rcs' AND status <> 'sent'" 2>/dev/null || echo 0)
   [ "$pending" -gt "$peak" ] && peak=$pending
   echo "$(date +%T) timers pending=$pending fired=$revoked load $(cut -d' ' -f1 /proc/loadavg)"
   [ "$revoked" -ge "$N" ] && break
+  if [ $(( $(date +%s) - waited )) -gt "$WAIT_MAX" ]; then echo "gave up after ${WAIT_MAX}s: lateness of those that fired:"; break; fi
   sleep 10
 done
 sleep 5

@@ -71,7 +71,7 @@ func TestSendCommand(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	id := strings.TrimSpace(out)
 	require.True(t, strings.HasPrefix(id, "msg_"), out)
-	gw.waitStatus(id, "delivered", 10*time.Second)
+	gw.waitStatus(id, "delivered", 30*time.Second)
 
 	_, errOut, code = runCLI(t, env, "send", "--to", "0612", "--from", "acme", "--text", "x")
 	require.Equal(t, 2, code)
@@ -90,5 +90,5 @@ func TestSendCommand(t *testing.T) {
 			}
 		}
 		return n == 3
-	}, 10*time.Second, 20*time.Millisecond)
+	}, 30*time.Second, 20*time.Millisecond)
 }

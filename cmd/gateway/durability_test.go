@@ -167,7 +167,7 @@ func TestReceiptAggregation(t *testing.T) {
 					require.Eventually(t, func() bool {
 						_, m := gw.do(http.MethodGet, "/v1/messages/"+id, nil)
 						return m["status"] == "sent" && m["attempts"].([]any)[0].(map[string]any)["status"] == "partially_delivered"
-					}, 5*time.Second, 10*time.Millisecond)
+					}, 15*time.Second, 10*time.Millisecond)
 				}
 			}
 			final := gw.waitStatus(id, tc.want, 10*time.Second)

@@ -22,7 +22,7 @@ func TestSMSCNeverAnswers(t *testing.T) {
 	smsc.Stall(true)
 	gw := startGateway(t, cfg)
 	texts := sendMany(t, gw, "stall", 50)
-	require.Eventually(t, func() bool { return smsc.Stats().Stalled >= 5 }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return smsc.Stats().Stalled >= 5 }, 45*time.Second, 10*time.Millisecond)
 	time.Sleep(500 * time.Millisecond)
 	smsc.Stall(false)
 	counts := waitAllSubmitted(t, smsc, texts, 90*time.Second)
@@ -58,9 +58,9 @@ func TestWebhookDownThenBack(t *testing.T) {
 	gw := startGateway(t, cfg)
 	texts := sendMany(t, gw, "hook", 40)
 	for _, id := range texts {
-		gw.waitStatus(id, "delivered", 20*time.Second)
+		gw.waitStatus(id, "delivered", 45*time.Second)
 	}
-	require.Eventually(t, func() bool { return failures.Load() > 0 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return failures.Load() > 0 }, 30*time.Second, 10*time.Millisecond)
 	up.Store(true)
 	require.Eventually(t, func() bool {
 		mu.Lock()

@@ -331,7 +331,7 @@ func TestEndToEndSMS(t *testing.T) {
 				return len(hook.find(func(e map[string]any) bool {
 					return e["message_id"] == id && e["status"] == "delivered" && e["type"] == "message.status"
 				})) == 1
-			}, 10*time.Second, 20*time.Millisecond, "one signed delivered event")
+			}, 30*time.Second, 20*time.Millisecond, "one signed delivered event")
 			ev := hook.find(func(e map[string]any) bool { return e["message_id"] == id && e["status"] == "delivered" })[0]
 			require.Equal(t, "ref-"+tc.name, ev["client_ref"])
 			require.Equal(t, "sms", ev["channel"])
@@ -342,7 +342,7 @@ func TestEndToEndSMS(t *testing.T) {
 	require.NoError(t, smsc.InjectMO(sim.MO{From: "+33612345678", To: "ACME", Text: "Thanks, got it"}))
 	require.Eventually(t, func() bool {
 		return len(hook.find(func(e map[string]any) bool { return e["type"] == "message.inbound" })) == 1
-	}, 10*time.Second, 20*time.Millisecond)
+	}, 30*time.Second, 20*time.Millisecond)
 	in := hook.find(func(e map[string]any) bool { return e["type"] == "message.inbound" })[0]
 	require.Equal(t, "+33612345678", in["from"])
 	require.Equal(t, "acme", in["to"])

@@ -86,7 +86,7 @@ log: {level: warn}
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", answer)
 	require.NotEmpty(t, answer["message_id"])
 
-	require.Eventually(t, func() bool { return len(smsTo(smsc, phone)) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(smsTo(smsc, phone)) == 1 }, 30*time.Second, 10*time.Millisecond)
 	require.Contains(t, smsTo(smsc, phone)[0], "Reply 1 for Red, 2 for Green")
 
 	require.NoError(t, smsc.InjectMO(sim.MO{From: phone, To: "ACME", Text: "1"}))
@@ -101,7 +101,7 @@ log: {level: warn}
 			}
 		}
 		return false
-	}, 10*time.Second, 20*time.Millisecond)
+	}, 30*time.Second, 20*time.Millisecond)
 	require.Equal(t, "page", reply["object"])
 	messaging := reply["entry"].([]any)[0].(map[string]any)["messaging"].([]any)[0].(map[string]any)
 	msg := messaging["message"].(map[string]any)

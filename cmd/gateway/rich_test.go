@@ -127,7 +127,7 @@ func (r *rich) rbmMessage(t *testing.T, phone string) sim.RBMMessage {
 			}
 		}
 		return false
-	}, 10*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	return found
 }
 
@@ -149,7 +149,7 @@ func (r *rich) inbound(t *testing.T, pred func(map[string]any) bool) map[string]
 			return true
 		}
 		return false
-	}, 10*time.Second, 10*time.Millisecond)
+	}, 30*time.Second, 10*time.Millisecond)
 	return ev
 }
 
@@ -178,7 +178,7 @@ func TestRCSEndToEnd(t *testing.T) {
 	r := setupRich(t)
 	const phone = "+33611111111"
 	id := r.sendJSON(t, fmt.Sprintf(cardWithThreeSuggestions, phone, "default", "thread-rcs", ""))
-	msg := r.gw.waitStatus(id, "sent", 10*time.Second)
+	msg := r.gw.waitStatus(id, "sent", 30*time.Second)
 	att := msg["attempts"].([]any)[0].(map[string]any)
 	require.Equal(t, "rcs", att["channel"])
 
@@ -210,13 +210,13 @@ func TestRCSEndToEnd(t *testing.T) {
 	require.Equal(t, map[string]any{"phoneNumber": "+33100000000"}, card.CardContent.Suggestions[2]["action"]["dialAction"])
 
 	require.NoError(t, r.smsc.RBMDeliver(sent.MessageID))
-	r.gw.waitStatus(id, "delivered", 10*time.Second)
+	r.gw.waitStatus(id, "delivered", 30*time.Second)
 	require.NoError(t, r.smsc.RBMRead(sent.MessageID))
-	r.gw.waitStatus(id, "read", 10*time.Second)
+	r.gw.waitStatus(id, "read", 30*time.Second)
 	require.Eventually(t, func() bool {
 		s := r.statuses(id)
 		return len(s) == 3 && s[0] == "sent" && s[1] == "delivered" && s[2] == "read"
-	}, 10*time.Second, 10*time.Millisecond, "events sent, delivered, read: %v", r.statuses(id))
+	}, 30*time.Second, 10*time.Millisecond, "events sent, delivered, read: %v", r.statuses(id))
 	ev := r.hook.find(func(e map[string]any) bool { return e["message_id"] == id && e["status"] == "read" })[0]
 	require.Equal(t, map[string]any{"end_to_end": false, "transport": "tls"}, ev["protection"])
 
@@ -281,7 +281,7 @@ func TestFallbackPaths(t *testing.T) {
 	t.Run("not RCS-capable goes to SMS at once, numbered replies route back", func(t *testing.T) {
 		const phone = "+33623456789"
 		id := r.sendJSON(t, fmt.Sprintf(cardWithThreeSuggestions, phone, "default", "thread-sms", ""))
-		msg := r.gw.waitStatus(id, "delivered", 10*time.Second)
+		msg := r.gw.waitStatus(id, "delivered", 30*time.Second)
 		atts := msg["attempts"].([]any)
 		require.Len(t, atts, 2)
 		require.Equal(t, "failed", atts[0].(map[string]any)["status"])
@@ -300,7 +300,7 @@ func TestFallbackPaths(t *testing.T) {
 		const phone = "+33612121212"
 		r.smsc.SetRBMOffline(phone, true)
 		id := r.sendJSON(t, fmt.Sprintf(cardWithThreeSuggestions, phone, "quick", "thread-mms", `"media":{"url":"`+r.media+`","mime_type":"image/jpeg"},`))
-		msg := r.gw.waitStatus(id, "delivered", 20*time.Second)
+		msg := r.gw.waitStatus(id, "delivered", 45*time.Second)
 		atts := msg["attempts"].([]any)
 		require.Len(t, atts, 2)
 		require.Equal(t, "revoked", atts[0].(map[string]any)["status"])
@@ -327,7 +327,7 @@ func TestFallbackPaths(t *testing.T) {
 	t.Run("revoke refused as already delivered: suppress sends nothing more", func(t *testing.T) {
 		const phone = "+33613131313"
 		id := r.alreadyDelivered(t, phone, "promo")
-		msg := r.gw.waitStatus(id, "delivered", 10*time.Second)
+		msg := r.gw.waitStatus(id, "delivered", 30*time.Second)
 		require.Contains(t, msg["attempts"].([]any)[0].(map[string]any)["error"], "revocation refused")
 		time.Sleep(300 * time.Millisecond)
 		require.Empty(t, smsTo(r.smsc, phone))
@@ -336,7 +336,7 @@ func TestFallbackPaths(t *testing.T) {
 	t.Run("revoke refused as already delivered: send_anyway sends the SMS", func(t *testing.T) {
 		const phone = "+33614141414"
 		id := r.alreadyDelivered(t, phone, "otp")
-		msg := r.gw.waitStatus(id, "delivered", 10*time.Second)
+		msg := r.gw.waitStatus(id, "delivered", 30*time.Second)
 		require.Equal(t, "sms", msg["channel"])
 		require.Contains(t, msg["attempts"].([]any)[0].(map[string]any)["error"], "revocation refused")
 		require.Len(t, smsTo(r.smsc, phone), 1)
@@ -345,7 +345,7 @@ func TestFallbackPaths(t *testing.T) {
 	t.Run("web fallback page reply reaches the back end as the postback", func(t *testing.T) {
 		const phone = "+33624242424"
 		id := r.sendJSON(t, fmt.Sprintf(cardWithThreeSuggestions, phone, "weblink", "thread-web", ""))
-		r.gw.waitStatus(id, "delivered", 10*time.Second)
+		r.gw.waitStatus(id, "delivered", 30*time.Second)
 		texts := smsTo(r.smsc, phone)
 		require.Len(t, texts, 1)
 		link := regexp.MustCompile(`https?://\S+/m/[A-Za-z0-9_-]+`).FindString(texts[0])
@@ -367,20 +367,20 @@ func TestFallbackPaths(t *testing.T) {
 	t.Run("STOP blocks the next send and START lifts it", func(t *testing.T) {
 		const phone = "+33625252525"
 		id := r.gw.send(phone, "first", nil)
-		r.gw.waitStatus(id, "delivered", 10*time.Second)
+		r.gw.waitStatus(id, "delivered", 30*time.Second)
 		require.NoError(t, r.smsc.InjectMO(sim.MO{From: phone, To: "ACME", Text: "STOP"}))
 		require.Eventually(t, func() bool {
 			return len(r.hook.find(func(e map[string]any) bool { return e["type"] == "consent.changed" && e["number"] == phone })) == 1
-		}, 10*time.Second, 10*time.Millisecond)
+		}, 30*time.Second, 10*time.Millisecond)
 		blocked := r.gw.send(phone, "second", nil)
-		msg := r.gw.waitStatus(blocked, "failed", 10*time.Second)
+		msg := r.gw.waitStatus(blocked, "failed", 30*time.Second)
 		require.Contains(t, msg["error"], "opted out")
 		require.NoError(t, r.smsc.InjectMO(sim.MO{From: phone, To: "ACME", Text: "START"}))
 		require.Eventually(t, func() bool {
 			return len(r.hook.find(func(e map[string]any) bool { return e["type"] == "consent.changed" && e["number"] == phone })) == 2
-		}, 10*time.Second, 10*time.Millisecond)
+		}, 30*time.Second, 10*time.Millisecond)
 		again := r.gw.send(phone, "third", nil)
-		r.gw.waitStatus(again, "delivered", 10*time.Second)
+		r.gw.waitStatus(again, "delivered", 30*time.Second)
 	})
 }
 
@@ -407,11 +407,11 @@ func TestTimerSurvivesKill(t *testing.T) {
 	const phone = "+33615151515"
 	r.smsc.SetRBMOffline(phone, true)
 	id := r.sendJSON(t, fmt.Sprintf(`{"to":"%s","from":"acme","policy":"slow","content":{"text":"your code is 4242"}}`, phone))
-	r.gw.waitStatus(id, "sent", 10*time.Second)
+	r.gw.waitStatus(id, "sent", 30*time.Second)
 	r.gw.kill()
 	time.Sleep(4 * time.Second) // the timer comes due while nobody runs
 	r.gw = startGateway(t, r.cfg)
-	msg := r.gw.waitStatus(id, "delivered", 20*time.Second)
+	msg := r.gw.waitStatus(id, "delivered", 45*time.Second)
 	require.Equal(t, "sms", msg["channel"])
 	time.Sleep(time.Second)
 	require.Len(t, smsTo(r.smsc, phone), 1, "the fallback fired once")

@@ -82,12 +82,16 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, kinds []JobKind, no
 		args = append(args, k)
 	}
 	args = append(args, micros(now), micros(now), limit)
-	skip := ""
+	// On SQLite the unary + keeps the planner off indexes that lead to a
+	// sort of the whole queue (kind, via jobs_kind_ref) or a walk of every
+	// accepted message (status): run_at order and the primary key are the
+	// right paths. PostgreSQL plans these well as written.
+	skip, kindCol, statusCol := "", "+kind", "+status"
 	if s.dialect == Postgres {
-		skip = " FOR UPDATE SKIP LOCKED"
+		skip, kindCol, statusCol = " FOR UPDATE SKIP LOCKED", "kind", "status"
 	}
 	q := `UPDATE jobs SET lease_owner = ?, lease_until = ?, tries = tries + 1
-		WHERE id IN (SELECT id FROM jobs WHERE kind IN (` + ph + `) AND run_at <= ? AND lease_until <= ? ORDER BY run_at LIMIT ?` + skip + `)
+		WHERE id IN (SELECT id FROM jobs WHERE ` + kindCol + ` IN (` + ph + `) AND run_at <= ? AND lease_until <= ? ORDER BY run_at LIMIT ?` + skip + `)
 		RETURNING id, kind, ref, run_at, tries`
 	var jobs []Job
 	err := s.InTx(ctx, func(t *Tx) error {
@@ -118,7 +122,7 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, kinds []JobKind, no
 			ph := strings.TrimSuffix(strings.Repeat("?,", len(sends)), ",")
 			args := append([]any{unify.StatusSending, micros(now)}, sends...)
 			args = append(args, unify.StatusAccepted)
-			if _, err := t.exec(`UPDATE messages SET status = ?, updated_at = ? WHERE id IN (`+ph+`) AND status = ?`, args...); err != nil {
+			if _, err := t.exec(`UPDATE messages SET status = ?, updated_at = ? WHERE id IN (`+ph+`) AND `+statusCol+` = ?`, args...); err != nil {
 				return err
 			}
 		}
