@@ -184,8 +184,12 @@ func (l *Link) bindDown(b *bind, c *conn) {
 
 	_ = c.sess.Close() // writes unbind if the connection is still open
 	l.failAll(c)
-	if l.ctx.Err() != nil {
-		l.log.Info("smpp: unbound", "bind", b.idx)
+	l.mu.Lock()
+	drained := c.draining
+	l.mu.Unlock()
+	if l.ctx.Err() != nil || drained {
+		// Closing, or a bind slot given up on purpose (Config.Slots).
+		l.log.Info("smpp: unbound", "bind", b.idx, "reason", reason)
 	} else {
 		l.log.Warn("smpp: bind lost", "bind", b.idx, "reason", reason, "binds_up", n)
 	}

@@ -77,7 +77,7 @@ func New(cfg Config, deliver DeliverFunc, logger *slog.Logger, m *Metrics) *Link
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.closeCtx, l.closeStart = context.WithCancel(context.Background())
 	l.dctx, l.dcancel = context.WithCancel(context.Background())
-	l.rate = newAIMD(initialRate(cfg), cfg.ThrottlePause, l.m.setRate)
+	l.rate = newAIMD(initialRate(cfg), cfg.ThrottlePause, cfg.Slots != nil, l.m.setRate)
 	for i := range cfg.Binds {
 		l.binds = append(l.binds, &bind{idx: i})
 	}

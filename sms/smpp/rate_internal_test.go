@@ -4,6 +4,8 @@ package smpp
 // waiting for real pauses.
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 func TestAIMD(t *testing.T) {
 	t.Parallel()
 	var gauge float64
-	a := newAIMD(100, time.Hour, func(r float64) { gauge = r })
+	a := newAIMD(100, time.Hour, false, func(r float64) { gauge = r })
 	require.Equal(t, 100.0, gauge)
 
 	a.throttled()
@@ -38,7 +40,7 @@ func TestAIMD(t *testing.T) {
 func TestAIMDFloor(t *testing.T) {
 	t.Parallel()
 	var gauge float64
-	a := newAIMD(5, time.Nanosecond, func(r float64) { gauge = r })
+	a := newAIMD(5, time.Nanosecond, false, func(r float64) { gauge = r })
 	for range 10 {
 		time.Sleep(time.Microsecond) // let the 1ns pause end
 		a.throttled()
@@ -55,7 +57,7 @@ func TestAIMDFloor(t *testing.T) {
 func TestAIMDSetMax(t *testing.T) {
 	t.Parallel()
 	var gauge float64
-	a := newAIMD(50, time.Hour, func(r float64) { gauge = r })
+	a := newAIMD(50, time.Hour, true, func(r float64) { gauge = r })
 	for _, tc := range []struct {
 		name      string
 		throttled bool
@@ -87,4 +89,49 @@ func TestAIMDSetMax(t *testing.T) {
 		a.tick(now)
 	}
 	require.Equal(t, 10.0, gauge)
+}
+
+// TestPartOf: instances sharing a carrier's binds split TPS less a headroom
+// that covers their one-submit bursts.
+func TestPartOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		tps, binds, held int
+		want             float64
+	}{
+		{"one of three binds", 100, 3, 1, 97.0 / 3},
+		{"all three", 100, 3, 3, 97},
+		{"one bind", 50, 1, 1, 49},
+		{"low tps: half of it kept back", 4, 3, 3, 2},
+		{"low tps, one slot", 4, 3, 1, 2.0 / 3},
+	} {
+		got := partOf(Config{TPS: tc.tps, Binds: tc.binds}, tc.held)
+		require.InDelta(t, tc.want, got, 1e-9, tc.name)
+	}
+	require.Equal(t, 1, (&aimd{single: true}).burst(1000), "shared: bursts of one")
+	require.Equal(t, 100, (&aimd{}).burst(1000))
+}
+
+// TestAIMDRateChangeReachesWaiters: submits already waiting for a token go
+// at the new rate once it changes, not at the one they queued under (with a
+// window of waiters, that would be seconds more at a part given up).
+func TestAIMDRateChangeReachesWaiters(t *testing.T) {
+	t.Parallel()
+	a := newAIMD(100, time.Hour, true, func(float64) {})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var done atomic.Int32
+	for range 50 {
+		go func() {
+			if a.wait(ctx) == nil {
+				done.Add(1)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // all 50 queued, half a second's worth at 100/s
+	a.setMax(5)
+	before := done.Load()
+	time.Sleep(600 * time.Millisecond)
+	require.LessOrEqual(t, done.Load()-before, int32(6), "at most 5/s (and one token saved) after the change")
 }

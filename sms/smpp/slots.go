@@ -40,9 +40,13 @@ type SlotSharer interface {
 }
 
 // The rate limit follows the slots: an instance holding h of the carrier's
-// Binds slots submits at most TPS·h/Binds per second. Leases are exclusive,
-// so the parts of all instances add up to at most TPS: the contracted rate
-// holds across instances. The part grows only after a slot is acquired and
+// Binds slots submits at most (TPS−r)·h/Binds per second, where r, the
+// headroom, is Binds (TPS/2 when TPS < 2·Binds), with bursts of one submit.
+// Leases are exclusive, so the parts of all instances add up to TPS−r at
+// most, and each instance's token bucket lets through at most one submit
+// more than its part in any window: at most Binds instances hold slots, so
+// the carrier never counts more than TPS in any second, nor on average over
+// any longer window. The part grows only after a slot is acquired and
 // shrinks before one is released.
 
 // holdSlot waits until b's slot is held by this instance; false when the
@@ -133,6 +137,8 @@ func (l *Link) keepSlot(b *bind, c *conn) {
 		}
 		cancel()
 		switch {
+		case l.ctx.Err() != nil:
+			return // closing: the bind loop unbinds and releases
 		case err != nil:
 			l.slotError(b, "renew", err)
 			l.drain(c, "bind slot lease not renewed: "+err.Error())
@@ -239,7 +245,12 @@ func (l *Link) leave() {
 
 // part is this instance's share of TPS while it holds n slots.
 func (l *Link) part(n int) float64 {
-	return float64(l.cfg.TPS) * float64(n) / float64(l.cfg.Binds)
+	return partOf(l.cfg, n)
+}
+
+func partOf(cfg Config, n int) float64 {
+	headroom := min(float64(cfg.Binds), float64(cfg.TPS)/2)
+	return (float64(cfg.TPS) - headroom) * float64(n) / float64(cfg.Binds)
 }
 
 func (l *Link) heldCount() int {
@@ -278,5 +289,5 @@ func initialRate(cfg Config) float64 {
 	if cfg.Slots == nil {
 		return float64(cfg.TPS)
 	}
-	return float64(cfg.TPS) / float64(cfg.Binds)
+	return partOf(cfg, 1)
 }

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -179,6 +182,17 @@ func (t *Tx) InsertAttempt(a *unify.Attempt, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert attempt: %w", err)
 	}
+	if t.s.dialect == Postgres && len(a.Parts) > 0 {
+		// See AddOrphanReceipt: the receipts of these parts wait for this
+		// transaction, or it for them.
+		var keys []unify.ExternalRef
+		for _, p := range a.Parts {
+			keys = append(keys, p.Ref)
+		}
+		if err := t.lockRefs(a.Carrier, keys, true); err != nil {
+			return err
+		}
+	}
 	for _, p := range a.Parts {
 		_, err := t.exec(`INSERT INTO parts (attempt_id, seq, carrier, ext_id, ext_raw, ext_dec, ext_hex, status) VALUES (?,?,?,?,?,?,?,?)`,
 			a.ID, p.Seq, a.Carrier, p.Ref.ID, p.Ref.Raw, p.Ref.Dec, p.Ref.Hex, p.Status)
@@ -256,16 +270,18 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 //
 // On PostgreSQL a receipt and the send that stores its part may run at once
 // (on one instance or two): the receipt's FindPart misses the part not yet
-// committed while the send's HasOrphanReceipts misses the orphan not yet
-// committed, and the orphan would wait forever. So an orphan is stored under
-// an exclusive lock that HasOrphanReceipts takes shared: once it holds the
-// lock, a part committed meanwhile is visible, and AddOrphanReceipt refuses
-// with an unavailable *unify.Error so that the carrier delivers the receipt
-// again (it then finds its part).
+// committed while the send misses the orphan not yet committed, and the
+// orphan would wait forever. So an orphan is stored under exclusive advisory
+// locks on the forms of its id, which InsertAttempt takes shared on the
+// forms of each part's id: a matching receipt and part share a form, so one
+// of the two transactions waits for the other to commit and then sees its
+// row. A part committed meanwhile makes AddOrphanReceipt refuse with an
+// unavailable *unify.Error, so that the carrier delivers the receipt again
+// (it then finds its part).
 func (t *Tx) AddOrphanReceipt(r unify.Receipt) error {
 	if t.s.dialect == Postgres {
-		if _, err := t.exec(`SELECT pg_advisory_xact_lock(?)`, orphanLock); err != nil {
-			return fmt.Errorf("sqlstore: lock orphan receipts: %w", err)
+		if err := t.lockRefs(r.Carrier, []unify.ExternalRef{r.Ref}, false); err != nil {
+			return err
 		}
 		if _, found, err := t.FindPart(r.Carrier, r.Ref); err != nil {
 			return err
@@ -320,15 +336,7 @@ func (t *Tx) TakeOrphanReceipts(carrier string, ref unify.ExternalRef) ([]unify.
 
 // HasOrphanReceipts reports whether any receipt waits for its part; the
 // reconciliation query is skipped when none does, which is almost always.
-//
-// On PostgreSQL it holds the orphan lock (see AddOrphanReceipt) until the
-// transaction ends, so call it after storing the parts it reconciles.
 func (t *Tx) HasOrphanReceipts() (bool, error) {
-	if t.s.dialect == Postgres {
-		if _, err := t.exec(`SELECT pg_advisory_xact_lock_shared(?)`, orphanLock); err != nil {
-			return false, fmt.Errorf("sqlstore: lock orphan receipts: %w", err)
-		}
-	}
 	var n int
 	if err := t.get(&n, `SELECT COUNT(*) FROM (SELECT 1 FROM orphan_receipts LIMIT 1) x`); err != nil {
 		return false, classify(err)
@@ -336,9 +344,49 @@ func (t *Tx) HasOrphanReceipts() (bool, error) {
 	return n > 0, nil
 }
 
-// orphanLock is the PostgreSQL advisory lock (transaction-scoped) that
-// orders storing an orphan receipt against storing parts.
-const orphanLock = 7302
+// lockRefs takes PostgreSQL advisory locks, until the transaction ends, on
+// the forms by which a receipt and a part can match (FindPart): the id as
+// written, and its numeric value read as decimal and as hexadecimal. Shared
+// locks (parts) do not wait for each other; an exclusive one (an orphan
+// receipt) waits for and holds off the parts that share a form with it.
+// Keys are taken in order, so that two transactions never wait for each
+// other in a cycle.
+func (t *Tx) lockRefs(carrier string, refs []unify.ExternalRef, shared bool) error {
+	var keys []int64
+	key := func(kind, v string) {
+		if v == "" {
+			return
+		}
+		h := fnv.New64a()
+		h.Write([]byte("gateway/sqlstore receipt\x00" + carrier + "\x00" + kind + "\x00" + v))
+		keys = append(keys, int64(h.Sum64()))
+	}
+	for _, r := range refs {
+		key("raw", r.Raw)
+		key("num", r.Dec)
+		key("num", r.Hex)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	fn := "pg_advisory_xact_lock"
+	if shared {
+		fn += "_shared"
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	// PostgreSQL evaluates volatile functions of the select list after the
+	// sort, one row at a time: the locks are taken in key order.
+	q := `SELECT ` + fn + `(k) FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?::bigint),", len(keys)), ",") + `) v(k) ORDER BY k`
+	if _, err := t.exec(q, args...); err != nil {
+		return fmt.Errorf("sqlstore: lock receipt forms: %w", err)
+	}
+	return nil
+}
 
 // AttemptMessageID returns the message an attempt belongs to.
 func (t *Tx) AttemptMessageID(id unify.AttemptID) (unify.MessageID, error) {

@@ -624,6 +624,48 @@ func TestReceiptRacesItsPart(t *testing.T) {
 	}
 }
 
+// TestUnrelatedReceiptDoesNotWait: on PostgreSQL an orphan receipt waits
+// only for the sends of parts it could match, not for every send.
+func TestUnrelatedReceiptDoesNotWait(t *testing.T) {
+	t.Parallel()
+	s := openPostgres(t)
+	ctx := context.Background()
+	insertMessages(t, s, newMessage("msg_busy", t0))
+	hold, holding := make(chan struct{}), make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(releaseOnce)
+	sent := make(chan error, 1)
+	go func() {
+		sent <- s.InTx(ctx, func(tx *sqlstore.Tx) error {
+			err := tx.InsertAttempt(&unify.Attempt{ID: "att_busy", MessageID: "msg_busy", Channel: unify.ChannelSMS, Carrier: "sim-fr",
+				Status: unify.StatusSent, Segments: 1, Parts: []unify.Part{{Seq: 0, Ref: form("1000"), Status: unify.StatusSent}}}, t0)
+			close(holding)
+			<-hold
+			return err
+		})
+	}()
+	<-holding
+	for _, id := range []string{"2000", "3e8" /* 1000 in hexadecimal: a form of the part's id */} {
+		done := make(chan error, 1)
+		go func() {
+			done <- s.InTx(ctx, func(tx *sqlstore.Tx) error {
+				return tx.AddOrphanReceipt(unify.Receipt{Carrier: "sim-fr", Ref: form(id), Status: unify.StatusDelivered, At: t0})
+			})
+		}()
+		select {
+		case err := <-done:
+			require.Equal(t, "2000", id, "a receipt that could match the part in flight must wait for it")
+			require.NoError(t, err)
+		case <-time.After(time.Second):
+			require.Equal(t, "3e8", id, "an unrelated receipt waited for another part's send")
+			releaseOnce()
+			require.NoError(t, <-sent)
+			err := <-done
+			require.Equal(t, unify.CodeUnavailable, unify.CodeOf(err), "%v", err)
+		}
+	}
+}
+
 var allKinds = []sqlstore.JobKind{sqlstore.JobSend, sqlstore.JobTimeout, sqlstore.JobMOFlush}
 
 func claim(tb testing.TB, s *sqlstore.Store, owner string, now time.Time, lease time.Duration, limit int, kinds ...sqlstore.JobKind) []sqlstore.Job {
