@@ -96,9 +96,8 @@ func (l *Link) tryAcquire(b *bind) bool {
 	l.mu.Lock()
 	b.held = true
 	b.slotErr = ""
-	n := l.heldLocked()
+	l.setPartLocked()
 	l.mu.Unlock()
-	l.rate.setMax(l.part(n))
 	return true
 }
 
@@ -217,11 +216,8 @@ func (l *Link) dropSlot(b *bind) {
 		return
 	}
 	b.held = false
-	n := l.heldLocked()
+	l.setPartLocked()
 	l.mu.Unlock()
-	if n > 0 {
-		l.rate.setMax(l.part(n))
-	}
 	// The link's own context may be over (Close): the release still goes out.
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.SlotRenew)
 	defer cancel()
@@ -240,6 +236,16 @@ func (l *Link) leave() {
 	defer cancel()
 	if err := sh.Leave(ctx, l.cfg.Carrier); err != nil {
 		l.log.Warn("smpp: leaving the carrier's bind slots failed; they are shared again once the membership runs out", "err", err)
+	}
+}
+
+// setPartLocked sets the rate limit to the part of the slots held now.
+// Under Link.mu, so that two bind loops changing their slots at once cannot
+// apply their parts in the wrong order. Holding none leaves it be: nothing
+// is sent without a bind.
+func (l *Link) setPartLocked() {
+	if n := l.heldLocked(); n > 0 {
+		l.rate.setMax(l.part(n))
 	}
 }
 

@@ -357,6 +357,9 @@ func TestMessageLock(t *testing.T) {
 				// closing the store would wait for it forever.
 				releaseOnce := sync.OnceFunc(func() { close(release) })
 				t.Cleanup(releaseOnce)
+				// InTx may run a unit twice (SQLite's group commit): what the
+				// units signal out of it is idempotent.
+				lockedOnce := sync.OnceFunc(func() { close(locked) })
 				first := make(chan error, 1)
 				go func() {
 					first <- s.InTx(ctx, func(tx *sqlstore.Tx) error {
@@ -364,14 +367,16 @@ func TestMessageLock(t *testing.T) {
 						if err != nil {
 							return err
 						}
-						close(locked)
+						lockedOnce()
 						<-release
 						cur.Status, cur.Error = unify.StatusDelivered, "receipt"
 						return tx.UpdateMessage(cur, t0.Add(time.Second))
 					})
 				}()
 				<-locked
-				seen := make(chan *unify.Message, 1)
+				var seen atomic.Pointer[unify.Message]
+				read2 := make(chan struct{})
+				readOnce := sync.OnceFunc(func() { close(read2) })
 				second := make(chan error, 1)
 				go func() {
 					second <- s.InTx(ctx, func(tx *sqlstore.Tx) error {
@@ -379,7 +384,8 @@ func TestMessageLock(t *testing.T) {
 						if err != nil {
 							return err
 						}
-						seen <- cur
+						seen.Store(cur)
+						readOnce()
 						cur.Error += "+timeout"
 						return tx.UpdateMessage(cur, t0.Add(2*time.Second))
 					})
@@ -388,7 +394,7 @@ func TestMessageLock(t *testing.T) {
 					// A second reader that does not wait for the first's lock
 					// reads at once; give it the time to.
 					select {
-					case <-seen:
+					case <-read2:
 						t.Fatal("the second transaction read the message while the first held it")
 					case <-time.After(200 * time.Millisecond):
 					}
@@ -396,8 +402,7 @@ func TestMessageLock(t *testing.T) {
 				releaseOnce()
 				require.NoError(t, <-first)
 				require.NoError(t, <-second)
-				got := <-seen
-				require.Equal(t, unify.StatusDelivered, got.Status, "the second transaction saw the first's write")
+				require.Equal(t, unify.StatusDelivered, seen.Load().Status, "the second transaction saw the first's write")
 				final, err := s.Message(ctx, m.ID)
 				require.NoError(t, err)
 				require.Equal(t, "receipt+timeout", final.Error, "no update lost")
@@ -541,9 +546,12 @@ func TestReceiptRacesItsPart(t *testing.T) {
 				ctx := context.Background()
 				insertMessages(t, s, newMessage("msg_race", t0))
 				receipt := unify.Receipt{Carrier: "sim-fr", Ref: form("4242"), Status: unify.StatusDelivered, At: t0}
+				// InTx may run a unit twice (SQLite's group commit): the units
+				// record their outcome by storing, not adding, and signal once.
 				var took atomic.Int32
-				send := func(hold <-chan struct{}, holding chan<- struct{}) error {
+				send := func(hold <-chan struct{}, holding func()) error {
 					return s.InTx(ctx, func(tx *sqlstore.Tx) error {
+						took.Store(0)
 						if err := tx.InsertAttempt(&unify.Attempt{ID: "att_race", MessageID: "msg_race", Channel: unify.ChannelSMS,
 							Carrier: "sim-fr", Status: unify.StatusSent, Segments: 1,
 							Parts: []unify.Part{{Seq: 0, Ref: form("4242"), Status: unify.StatusSent}}}, t0); err != nil {
@@ -552,19 +560,20 @@ func TestReceiptRacesItsPart(t *testing.T) {
 						has, err := tx.HasOrphanReceipts()
 						if err != nil || !has {
 							if holding != nil {
-								close(holding)
+								holding()
 								<-hold
 							}
 							return err
 						}
 						got, err := tx.TakeOrphanReceipts("sim-fr", form("4242"))
-						took.Add(int32(len(got)))
+						took.Store(int32(len(got)))
 						return err
 					})
 				}
 				var matched atomic.Int32
-				deliver := func(hold <-chan struct{}, holding chan<- struct{}) error {
+				deliver := func(hold <-chan struct{}, holding func()) error {
 					return s.InTx(ctx, func(tx *sqlstore.Tx) error {
+						matched.Store(0)
 						pm, found, err := tx.FindPart("sim-fr", receipt.Ref)
 						if err != nil {
 							return err
@@ -573,14 +582,14 @@ func TestReceiptRacesItsPart(t *testing.T) {
 							if pm.AttemptID != "att_race" {
 								return fmt.Errorf("matched %s", pm.AttemptID)
 							}
-							matched.Add(1)
+							matched.Store(1)
 							return nil
 						}
 						if err := tx.AddOrphanReceipt(receipt); err != nil {
 							return err
 						}
 						if holding != nil {
-							close(holding)
+							holding()
 							<-hold
 						}
 						return nil
@@ -594,7 +603,7 @@ func TestReceiptRacesItsPart(t *testing.T) {
 				releaseOnce := sync.OnceFunc(func() { close(hold) })
 				t.Cleanup(releaseOnce)
 				errA := make(chan error, 1)
-				go func() { errA <- a(hold, holding) }()
+				go func() { errA <- a(hold, sync.OnceFunc(func() { close(holding) })) }()
 				<-holding // a is past its check, not committed
 				errB := make(chan error, 1)
 				go func() { errB <- b(nil, nil) }()
