@@ -667,31 +667,11 @@ func (s *Sim) rbmSend(w http.ResponseWriter, r *http.Request) {
 		s.rbmReject(w, http.StatusBadRequest, strings.Join(errs, "; "))
 		return
 	}
-	s.mu.Lock()
-	if !s.capableLocked(phone) {
-		s.mu.Unlock()
-		s.rbmReject(w, http.StatusNotFound, "Requested entity was not found.")
+	resp, now, ok := s.rbmAcceptLocked(w, phone, agent, id, "agentMessages", raw)
+	if !ok {
 		return
 	}
-	key := agent + "\x00" + id
-	if resp, dup := s.rbm.seen[key]; dup {
-		s.stats.RBMDuplicates++
-		s.mu.Unlock()
-		writeRaw(w, resp)
-		return
-	}
-	now := s.now()
 	m := &RBMMessage{Phone: phone, MessageID: id, AgentID: agent, Body: raw, Status: RBMStatusSent, At: now}
-	resp, err := withFields(raw, map[string]string{
-		"name":     "phones/" + phone + "/agentMessages/" + id,
-		"sendTime": now.UTC().Format(time.RFC3339Nano),
-	})
-	if err != nil { // cannot happen: raw was decoded above
-		s.mu.Unlock()
-		writeGoogleError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	s.rbm.seen[key] = resp
 	s.rbm.msgs = append(s.rbm.msgs, m)
 	s.rbm.byID[id] = m
 	s.stats.RBMAgentMessages++
@@ -700,6 +680,40 @@ func (s *Sim) rbmSend(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	writeRaw(w, resp)
+}
+
+// rbmAcceptLocked is what agent messages and agent events share: 404 for a
+// number that is not RCS-capable, the earlier answer for an id already used
+// by the agent (RBM ignores such repeats), else the answer with its output
+// fields, remembered under the id. On success it returns with s.mu held, for
+// the caller to record what it accepted and unlock; otherwise it has
+// answered and unlocked.
+func (s *Sim) rbmAcceptLocked(w http.ResponseWriter, phone, agent, id, collection string, raw []byte) ([]byte, time.Time, bool) {
+	s.mu.Lock()
+	if !s.capableLocked(phone) {
+		s.mu.Unlock()
+		s.rbmReject(w, http.StatusNotFound, "Requested entity was not found.")
+		return nil, time.Time{}, false
+	}
+	key := agent + "\x00" + id
+	if resp, dup := s.rbm.seen[key]; dup {
+		s.stats.RBMDuplicates++
+		s.mu.Unlock()
+		writeRaw(w, resp)
+		return nil, time.Time{}, false
+	}
+	now := s.now()
+	resp, err := withFields(raw, map[string]string{
+		"name":     "phones/" + phone + "/" + collection + "/" + id,
+		"sendTime": now.UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil { // cannot happen: raw was decoded by the caller
+		s.mu.Unlock()
+		writeGoogleError(w, http.StatusInternalServerError, err.Error())
+		return nil, time.Time{}, false
+	}
+	s.rbm.seen[key] = resp
+	return resp, now, true
 }
 
 // rbmBody reads a JSON request body of at most 250 KB. It answers itself
@@ -787,31 +801,11 @@ func (s *Sim) rbmAgentEvent(w http.ResponseWriter, r *http.Request) {
 		s.rbmReject(w, http.StatusBadRequest, fmt.Sprintf("eventType: %q: want READ or IS_TYPING.", ev.EventType))
 		return
 	}
-	s.mu.Lock()
-	if !s.capableLocked(phone) {
-		// Agent events to an unreachable user answer 404 (rbm.md §2).
-		s.mu.Unlock()
-		s.rbmReject(w, http.StatusNotFound, "Requested entity was not found.")
+	// Agent events to an unreachable user answer 404 too (rbm.md §2).
+	resp, now, ok := s.rbmAcceptLocked(w, phone, agent, id, "agentEvents", raw)
+	if !ok {
 		return
 	}
-	key := agent + "\x00" + id
-	if resp, dup := s.rbm.seen[key]; dup {
-		s.stats.RBMDuplicates++
-		s.mu.Unlock()
-		writeRaw(w, resp)
-		return
-	}
-	now := s.now()
-	resp, err := withFields(raw, map[string]string{
-		"name":     "phones/" + phone + "/agentEvents/" + id,
-		"sendTime": now.UTC().Format(time.RFC3339Nano),
-	})
-	if err != nil {
-		s.mu.Unlock()
-		writeGoogleError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	s.rbm.seen[key] = resp
 	s.rbm.events = append(s.rbm.events, RBMAgentEvent{
 		Phone: phone, EventID: id, AgentID: agent, Type: ev.EventType, MessageID: ev.MessageID, Body: raw, At: now,
 	})
