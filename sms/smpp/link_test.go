@@ -292,8 +292,12 @@ func TestThrottledUntilDeadline(t *testing.T) {
 	_, err := l.Submit(submitCtx(t, time.Second), textPart("33612345678", "x"))
 	var se *smpp.SubmitError
 	require.ErrorAs(t, err, &se)
-	require.Equal(t, smpp.Throttled, se.Kind)
-	require.Equal(t, uint32(data.ESME_RTHROTTLED), se.Status)
+	// The deadline can fall while a resubmission is on the wire; then the
+	// SMSC may have taken it, and only "unknown" is honest.
+	if !errors.Is(err, smpp.ErrUnknownOutcome) {
+		require.Equal(t, smpp.Throttled, se.Kind)
+		require.Equal(t, uint32(data.ESME_RTHROTTLED), se.Status)
+	}
 	require.Greater(t, s.Stats().Throttled, 1, "resubmitted after each pause")
 	require.LessOrEqual(t, l.Status().RateLimit, 50.0, "rate limit halved")
 }
