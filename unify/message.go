@@ -13,26 +13,44 @@ type MessageID string
 // RBM uses it as the agent message id, so it has the form of a UUID.
 type AttemptID string
 
-// NewMessageID returns a fresh random message id.
-func NewMessageID() MessageID { return MessageID("msg_" + randomHex(13)) }
+// Ids start with the time they were made (unix milliseconds) and end with
+// random bits. Rows made together then sit together in the database's
+// indexes: an insert touches the last page of each index instead of a
+// random one, which is most of the cost of a write on a large table.
 
-// NewAttemptID returns a fresh random RFC 4122 version 4 UUID.
+// NewMessageID returns a fresh message id: "msg_" + 26 hex digits, 12 of
+// time and 14 random.
+func NewMessageID() MessageID { return MessageID("msg_" + timeOrderedHex()) }
+
+// NewAttemptID returns a fresh RFC 9562 version 7 UUID (time-ordered; a
+// UUID in RFC 4122's sense, as RBM requires of message ids).
 func NewAttemptID() AttemptID {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	putMillis(b[:], time.Now())
+	_, _ = rand.Read(b[6:])
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return AttemptID(h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32])
 }
 
-// NewEventID returns a fresh random event id ("evt_" + 26 hex).
-func NewEventID() string { return "evt_" + randomHex(13) }
+// NewEventID returns a fresh event id ("evt_" + 26 hex, as message ids).
+func NewEventID() string { return "evt_" + timeOrderedHex() }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+func timeOrderedHex() string {
+	var b [13]byte
+	putMillis(b[:], time.Now())
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}
+
+// putMillis writes t's unix milliseconds big-endian into b[0:6].
+func putMillis(b []byte, t time.Time) {
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
 }
 
 // Message is one message of the unified back end, as accepted by the API.
