@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -137,15 +138,22 @@ func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row message
 			return nil, fmt.Errorf("sqlstore: decode content of %s: %w", row.ID, err)
 		}
 	}
+	// Two single-table queries sorted here: on SQLite a join or an ORDER BY
+	// costs more than the lookups themselves, and this runs on every send
+	// and every receipt.
 	var attempts []attemptRow
-	if err := sqlx.SelectContext(ctx, q, &attempts, s.w.Rebind(`SELECT * FROM attempts WHERE message_id = ? ORDER BY created_at, step`), row.ID); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &attempts, s.w.Rebind(`SELECT * FROM attempts WHERE message_id = ?`), row.ID); err != nil {
 		return nil, classify(fmt.Errorf("sqlstore: read attempts: %w", err))
 	}
+	slices.SortFunc(attempts, func(a, b attemptRow) int {
+		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.Step, b.Step))
+	})
 	var parts []partRow
 	if len(attempts) > 0 {
-		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT p.* FROM parts p JOIN attempts a ON a.id = p.attempt_id WHERE a.message_id = ? ORDER BY p.attempt_id, p.seq`), row.ID); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT * FROM parts WHERE attempt_id IN (SELECT id FROM attempts WHERE message_id = ?)`), row.ID); err != nil {
 			return nil, classify(fmt.Errorf("sqlstore: read parts: %w", err))
 		}
+		slices.SortFunc(parts, func(a, b partRow) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
 	for _, a := range attempts {
 		att := unify.Attempt{
@@ -248,19 +256,33 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 		if l.val == "" {
 			continue
 		}
+		// Parts first, then their attempts: on SQLite the join costs more
+		// than the two lookups.
 		var hits []struct {
 			AttemptID string `db:"attempt_id"`
-			MessageID string `db:"message_id"`
 			Seq       int    `db:"seq"`
 		}
-		q := `SELECT p.attempt_id, a.message_id, p.seq FROM parts p JOIN attempts a ON a.id = p.attempt_id
-			WHERE p.carrier = ? AND p.` + l.col + ` = ? AND p.` + l.col + ` <> '' ORDER BY a.created_at DESC LIMIT 1`
+		q := `SELECT attempt_id, seq FROM parts WHERE carrier = ? AND ` + l.col + ` = ? AND ` + l.col + ` <> ''`
 		if err := t.sel(&hits, q, carrier, l.val); err != nil {
 			return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part: %w", err))
 		}
-		if len(hits) > 0 {
-			h := hits[0]
-			return PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(h.MessageID), Seq: h.Seq}, true, nil
+		var best PartMatch
+		var bestAt int64
+		for _, h := range hits {
+			var a struct {
+				MessageID string `db:"message_id"`
+				CreatedAt int64  `db:"created_at"`
+			}
+			if err := t.get(&a, `SELECT message_id, created_at FROM attempts WHERE id = ?`, h.AttemptID); err != nil {
+				return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part's attempt: %w", err))
+			}
+			if best.AttemptID == "" || a.CreatedAt > bestAt {
+				best = PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(a.MessageID), Seq: h.Seq}
+				bestAt = a.CreatedAt
+			}
+		}
+		if best.AttemptID != "" {
+			return best, true, nil
 		}
 	}
 	return PartMatch{}, false, nil
