@@ -114,7 +114,21 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 
 // EventDelivered marks an event delivered.
 func (s *Store) EventDelivered(ctx context.Context, id string, at time.Time) error {
-	return s.exec(ctx, `UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = '' WHERE id = ?`, micros(at), id)
+	return s.EventsDelivered(ctx, at, id)
+}
+
+// EventsDelivered marks events delivered, in one statement.
+func (s *Store) EventsDelivered(ctx context.Context, at time.Time, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, micros(at))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return s.exec(ctx, `UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = ''
+		WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
 }
 
 // EventFailed records a failed delivery and when to try again.

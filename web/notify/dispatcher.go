@@ -32,9 +32,9 @@ type Store interface {
 	// event, or that is leased to anyone until after now, is never
 	// returned. It returns no events and no error when nothing is due.
 	ClaimEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]unify.OutboxEvent, error)
-	// EventDelivered marks an event delivered, which makes the next event
-	// of its key eligible.
-	EventDelivered(ctx context.Context, id string, at time.Time) error
+	// EventsDelivered marks events delivered, which makes the next event
+	// of each of their keys eligible.
+	EventsDelivered(ctx context.Context, at time.Time, ids ...string) error
 	// EventFailed records a failed try (incrementing the event's attempts
 	// and keeping errText as its last error), releases the lease and makes
 	// the event due again at nextAt.
@@ -58,7 +58,7 @@ type Config struct {
 	// Timeout bounds one POST, response included (default 10s).
 	Timeout time.Duration
 	// Concurrency bounds the POSTs in flight, each for a different key
-	// (default 16).
+	// (default 16). Up to four times as many events are claimed ahead.
 	Concurrency int
 	// PollInterval is how often the outbox is looked at when nothing wakes
 	// the dispatcher (default 500ms). See Dispatcher.Wake.
@@ -184,9 +184,20 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	r := &run{
 		d:        d,
 		inflight: make(map[string]struct{}, d.cfg.Concurrency),
+		posting:  make(chan struct{}, d.cfg.Concurrency),
 		done:     make(chan struct{}, 1),
+		ok:       make(chan unify.OutboxEvent, prefetch*d.cfg.Concurrency),
 	}
-	defer r.wg.Wait()
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		r.recordDeliveries(ctx)
+	}()
+	defer func() {
+		r.wg.Wait()
+		close(r.ok)
+		<-recorded
+	}()
 
 	timer := time.NewTimer(0) // look at the outbox at once
 	defer timer.Stop()
@@ -200,22 +211,31 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// The next event of a key may be waiting behind the one just
 			// done: look now rather than at the next poll.
 		}
-		if free := d.cfg.Concurrency - r.busy(); free > 0 {
+		if free := prefetch*d.cfg.Concurrency - r.busy(); free > 0 {
 			r.claim(ctx, free)
 		}
 		timer.Reset(d.cfg.PollInterval)
 	}
 }
 
+// prefetch × Concurrency bounds the events claimed and not yet settled
+// (waiting for a POST slot, posting, or being recorded). Claiming more than
+// the POST slots keeps them busy while a claim or a record waits its turn
+// at the store, which under load takes longer than a POST to a nearby
+// receiver; bounding it leaves the rest of the outbox to other instances.
+const prefetch = 4
+
 // run is the state of one Run call.
 type run struct {
 	d       *Dispatcher
 	wg      sync.WaitGroup
-	done    chan struct{} // a POST is over and its outcome recorded
+	posting chan struct{} // one token per POST in flight
+	done    chan struct{} // an event is settled: its outcome is recorded
+	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
 	failing bool          // the last claim failed (log once per outage); Run's goroutine only
 
 	mu       sync.Mutex
-	inflight map[string]struct{} // keys with a POST in flight
+	inflight map[string]struct{} // keys claimed and not yet settled
 }
 
 func (r *run) busy() int {
@@ -224,11 +244,11 @@ func (r *run) busy() int {
 	return len(r.inflight)
 }
 
-// take marks key in flight; false if it already is or every slot is busy.
+// take marks key in flight; false if it already is.
 func (r *run) take(key string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, busy := r.inflight[key]; busy || len(r.inflight) >= r.d.cfg.Concurrency {
+	if _, busy := r.inflight[key]; busy {
 		return false
 	}
 	r.inflight[key] = struct{}{}
@@ -261,45 +281,91 @@ func (r *run) claim(ctx context.Context, free int) {
 	}
 	for _, ev := range evs {
 		// A correct store never does this (the key's previous event is
-		// still leased and undelivered while its POST runs: see the
-		// order in the goroutine below), but two POSTs of one key at once
-		// would break the order the receiver relies on. An event skipped
-		// here comes back when its lease runs out.
+		// still leased and undelivered until its outcome is recorded: see
+		// the order in the goroutine below), but two POSTs of one key at
+		// once would break the order the receiver relies on. An event
+		// skipped here comes back when its lease runs out.
 		if !r.take(ev.Key) {
 			d.log.Warn("notify: store returned an event that cannot be sent now; it will come back after its lease",
 				"event_id", ev.ID)
 			continue
 		}
 		r.wg.Go(func() {
-			err := d.post(ctx, ev)
-			// Free the key before recording the outcome: until the store
-			// has it, the store offers nothing more of this key, and once
-			// it has it the next claim may start the key's next event.
-			r.release(ev.Key)
-			d.record(ctx, ev, err)
+			var err error
 			select {
-			case r.done <- struct{}{}:
-			default:
+			case r.posting <- struct{}{}:
+				err = d.post(ctx, ev)
+				<-r.posting
+			case <-ctx.Done():
+				err = ctx.Err()
 			}
+			// The key stays taken until the store has the outcome: until
+			// then the store offers nothing more of this key, and once it
+			// has it the next claim may start the key's next event.
+			if err == nil {
+				r.ok <- ev
+				return
+			}
+			d.record(ctx, ev, err)
+			r.settled(ev)
 		})
 	}
 }
 
-// record stores the outcome of one try of ev.
+func (r *run) settled(evs ...unify.OutboxEvent) {
+	for _, ev := range evs {
+		r.release(ev.Key)
+	}
+	select {
+	case r.done <- struct{}{}:
+	default:
+	}
+}
+
+// recordDeliveries records the events POSTed with success, as many at once
+// as have piled up while the store was busy with the previous ones: one
+// statement for all of them instead of one each.
+func (r *run) recordDeliveries(ctx context.Context) {
+	d := r.d
+	batch := make([]unify.OutboxEvent, 0, cap(r.ok))
+	ids := make([]string, 0, cap(r.ok))
+	for ev := range r.ok {
+		batch = append(batch[:0], ev)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case ev, open := <-r.ok:
+				if !open {
+					break more
+				}
+				batch = append(batch, ev)
+			default:
+				break more
+			}
+		}
+		now := d.cfg.NowFunc()
+		ids = ids[:0]
+		for _, ev := range batch {
+			d.metrics.delivered.WithLabelValues(ev.Type).Inc()
+			d.metrics.age.Observe(max(now.Sub(ev.CreatedAt), 0).Seconds())
+			ids = append(ids, ev.ID)
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		if err := d.store.EventsDelivered(sctx, now, ids...); err != nil {
+			d.log.Error("notify: recording deliveries failed; the events will be sent again after their lease",
+				"events", len(ids), "err", err)
+		}
+		cancel()
+		r.settled(batch...)
+	}
+}
+
+// record stores the outcome of a failed try of ev.
 func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	now := d.cfg.NowFunc()
 	log := d.log.With("event_id", ev.ID, "event_type", ev.Type)
-
-	if err == nil {
-		d.metrics.delivered.WithLabelValues(ev.Type).Inc()
-		d.metrics.age.Observe(max(now.Sub(ev.CreatedAt), 0).Seconds())
-		if serr := d.store.EventDelivered(sctx, ev.ID, now); serr != nil {
-			log.Error("notify: recording a delivery failed; the event will be sent again after its lease", "err", serr)
-		}
-		return
-	}
 	if ctx.Err() != nil {
 		// Shutting down cut the POST short; the receiver did not refuse
 		// it. Hand the event back due now, so that a restart or a peer

@@ -35,8 +35,8 @@ func (s *queueStore) ClaimEvents(_ context.Context, _ string, _, _ time.Time, li
 	return out, nil
 }
 
-func (s *queueStore) EventDelivered(context.Context, string, time.Time) error {
-	if s.delivered.Add(1) == s.n {
+func (s *queueStore) EventsDelivered(_ context.Context, _ time.Time, ids ...string) error {
+	if s.delivered.Add(int64(len(ids))) == s.n {
 		close(s.done)
 	}
 	return nil

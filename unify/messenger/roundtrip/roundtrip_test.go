@@ -49,7 +49,7 @@ func (s *oneEvent) ClaimEvents(_ context.Context, _ string, now, _ time.Time, _ 
 	return []unify.OutboxEvent{s.ev}, nil
 }
 
-func (s *oneEvent) EventDelivered(context.Context, string, time.Time) error {
+func (s *oneEvent) EventsDelivered(context.Context, time.Time, ...string) error {
 	close(s.delivered)
 	return nil
 }

@@ -47,7 +47,7 @@ func (s *oneEvent) ClaimEvents(context.Context, string, time.Time, time.Time, in
 	return []unify.OutboxEvent{s.ev}, nil
 }
 
-func (s *oneEvent) EventDelivered(context.Context, string, time.Time) error {
+func (s *oneEvent) EventsDelivered(context.Context, time.Time, ...string) error {
 	close(s.delivered)
 	return nil
 }
