@@ -104,7 +104,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg.MaxBackoff = max(5*time.Second, cfg.MinBackoff)
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		// Sends to one platform host run in parallel: keep their
+		// connections (the default keeps two and dials for the rest).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		cfg.HTTPClient = &http.Client{Transport: t}
 	}
 	if cfg.NewIDFunc == nil {
 		cfg.NewIDFunc = func() string { return string(unify.NewAttemptID()) }

@@ -7,6 +7,7 @@ set -euo pipefail
 N="${N:-20000}"
 CONCURRENCY="${CONCURRENCY:-32}"
 RATE="${RATE:-0}"
+CPUPROFILE="${CPUPROFILE:-}" # a file: the gateway writes its CPU profile there
 ENCRYPTION="${ENCRYPTION:-off}"
 SMPP_PORT="${SMPP_PORT:-27750}" SIM_HTTP_PORT="${SIM_HTTP_PORT:-28090}"
 GW_PORT="${GW_PORT:-28080}" SINK_PORT="${SINK_PORT:-29000}"
@@ -40,7 +41,7 @@ YAML
 
 "$dir/carriersim" --smpp "127.0.0.1:$SMPP_PORT" --http "127.0.0.1:$SIM_HTTP_PORT" --system-id gw --password secret >"$dir/sim.log" 2>&1 &
 pids+=($!)
-"$dir/gateway" serve --config "$dir/gateway.yaml" >"$dir/gw.log" 2>&1 &
+"$dir/gateway" serve --config "$dir/gateway.yaml" ${CPUPROFILE:+--cpuprofile "$CPUPROFILE"} >"$dir/gw.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$GW_PORT/readyz" >/dev/null 2>&1 && break

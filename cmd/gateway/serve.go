@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv env) error {
 	fs := newFlagSet("serve", stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -18,6 +20,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, look
 		return err
 	}
 	logger := newLogger(cfg, os.Stderr)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	g, err := wire(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -111,7 +111,11 @@ func New(cfg Config, sink Sink) *Channel {
 		c.fetcher = &Fetcher{}
 	}
 	if c.http == nil {
-		c.http = &http.Client{}
+		// Submits to one MMSC run in parallel: keep their connections
+		// (the default keeps two and dials for the rest).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		c.http = &http.Client{Transport: t}
 	}
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second

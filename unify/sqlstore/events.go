@@ -37,18 +37,6 @@ const claimScan = 8
 // undelivered event of its key, so that events of one message are delivered
 // in order and one at a time while different messages go in parallel.
 func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]unify.OutboxEvent, error) {
-	type row struct {
-		Seq        int64  `db:"seq"`
-		ID         string `db:"id"`
-		Key        string `db:"key"`
-		Type       string `db:"type"`
-		Dialect    string `db:"dialect"`
-		Body       []byte `db:"body"`
-		Attempts   int    `db:"attempts"`
-		NextAt     int64  `db:"next_at"`
-		LeaseUntil int64  `db:"lease_until"`
-		CreatedAt  int64  `db:"created_at"`
-	}
 	var out []unify.OutboxEvent
 	err := s.InTx(ctx, func(t *Tx) error {
 		out = out[:0] // the unit may run twice (see InTx)
@@ -59,57 +47,74 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 				return err
 			}
 		}
-		var rows []row
-		// Bodies are read only for the events chosen below.
-		if err := t.sel(&rows, `SELECT seq, id, key, type, dialect, attempts, next_at, lease_until, created_at
-			FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`, claimScan*limit); err != nil {
-			return classify(fmt.Errorf("sqlstore: scan events: %w", err))
-		}
-		seen := make(map[string]bool, len(rows))
-		var seqs []any
-		nowUS := micros(now)
-		for _, r := range rows {
-			if seen[r.Key] {
-				continue
-			}
-			seen[r.Key] = true
-			if r.NextAt > nowUS || r.LeaseUntil > nowUS {
-				continue
-			}
-			out = append(out, unify.OutboxEvent{ID: r.ID, Key: r.Key, Type: r.Type, Dialect: r.Dialect, Body: r.Body, Attempts: r.Attempts, CreatedAt: fromMicros(r.CreatedAt)})
-			seqs = append(seqs, r.Seq)
-			if len(out) == limit {
-				break
-			}
-		}
-		if len(seqs) == 0 {
-			return nil
+		// The scan reads only what picks the events, and stops once it has
+		// enough: the events in flight are at its head on every claim.
+		seqs, err := t.pickEvents(micros(now), claimScan*limit, limit)
+		if err != nil || len(seqs) == 0 {
+			return err
 		}
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")
-		var bodies []struct {
+		var rows []struct {
 			ID         string `db:"id"`
+			Key        string `db:"key"`
+			Type       string `db:"type"`
+			Dialect    string `db:"dialect"`
+			Attempts   int    `db:"attempts"`
+			CreatedAt  int64  `db:"created_at"`
 			ContentKey string `db:"content_key"`
 			Body       []byte `db:"body"`
 		}
-		if err := t.sel(&bodies, `SELECT id, content_key, body FROM events WHERE seq IN (`+ph+`)`, seqs...); err != nil {
+		if err := t.sel(&rows, `SELECT id, key, type, dialect, attempts, created_at, content_key, body FROM events WHERE seq IN (`+ph+`) ORDER BY seq`, seqs...); err != nil {
 			return classify(fmt.Errorf("sqlstore: read events: %w", err))
 		}
-		byID := make(map[string][]byte, len(bodies))
-		for _, b := range bodies {
-			plain, err := s.sealer.Open(b.ContentKey, b.Body)
+		for _, r := range rows {
+			plain, err := s.sealer.Open(r.ContentKey, r.Body)
 			if err != nil {
-				return fmt.Errorf("sqlstore: open event %s: %w", b.ID, err)
+				return fmt.Errorf("sqlstore: open event %s: %w", r.ID, err)
 			}
-			byID[b.ID] = plain
+			out = append(out, unify.OutboxEvent{ID: r.ID, Key: r.Key, Type: r.Type, Dialect: r.Dialect, Body: plain,
+				Attempts: r.Attempts, CreatedAt: fromMicros(r.CreatedAt)})
 		}
-		for i := range out {
-			out[i].Body = byID[out[i].ID]
-		}
-		_, err := t.exec(`UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq IN (`+ph+`)`,
+		_, err = t.exec(`UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq IN (`+ph+`)`,
 			append([]any{owner, micros(leaseUntil)}, seqs...)...)
 		return err
 	})
 	return out, err
+}
+
+// pickEvents returns the seqs of up to limit events due at now that are
+// each the oldest undelivered event of their key, among the first scan
+// undelivered events.
+func (t *Tx) pickEvents(now int64, scan, limit int) ([]any, error) {
+	rows, err := t.tx.QueryContext(t.ctx, t.tx.Rebind(`SELECT seq, key, next_at, lease_until FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT ?`), scan)
+	if err != nil {
+		return nil, classify(fmt.Errorf("sqlstore: scan events: %w", err))
+	}
+	defer rows.Close()
+	seen := make(map[string]bool, scan)
+	var seqs []any
+	for rows.Next() && len(seqs) < limit {
+		var (
+			seq               int64
+			key               string
+			nextAt, leaseTill int64
+		)
+		if err := rows.Scan(&seq, &key, &nextAt, &leaseTill); err != nil {
+			return nil, classify(fmt.Errorf("sqlstore: scan events: %w", err))
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if nextAt > now || leaseTill > now {
+			continue
+		}
+		seqs = append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(fmt.Errorf("sqlstore: scan events: %w", err))
+	}
+	return seqs, nil
 }
 
 // EventDelivered marks an event delivered.

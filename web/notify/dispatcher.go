@@ -129,7 +129,12 @@ func New(cfg Config, store Store) *Dispatcher {
 		cfg.Owner = defaultOwner()
 	}
 	if cfg.Client == nil {
+		// As many idle connections as POSTs in flight: with the default of
+		// two, every other POST under load would dial anew.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.Concurrency
 		cfg.Client = &http.Client{
+			Transport: t,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
@@ -211,7 +216,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// The next event of a key may be waiting behind the one just
 			// done: look now rather than at the next poll.
 		}
-		if free := prefetch*d.cfg.Concurrency - r.busy(); free > 0 {
+		// Claims come in chunks of at least a POST slot's worth: each one
+		// rereads the head of the outbox, in flight events included.
+		if free := prefetch*d.cfg.Concurrency - r.busy(); free >= d.cfg.Concurrency {
 			r.claim(ctx, free)
 		}
 		timer.Reset(d.cfg.PollInterval)
