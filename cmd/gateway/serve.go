@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 )
 
@@ -20,6 +21,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, look
 		return err
 	}
 	logger := newLogger(cfg, os.Stderr)
+	if _, set := lookupEnv("GOGC"); !set {
+		// The live heap is small (tens of MB) and short-lived garbage is
+		// most of what a message makes: collecting at 4× the live heap
+		// instead of 2× halves the collector's CPU for a few tens of MB.
+		debug.SetGCPercent(400)
+		if _, set := lookupEnv("GOMEMLIMIT"); !set {
+			// ...while a soft limit brings the 2× pace back before the
+			// heap grows large.
+			debug.SetMemoryLimit(256 << 20)
+		}
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
