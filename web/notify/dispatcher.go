@@ -134,7 +134,7 @@ func New(cfg Config, store Store) *Dispatcher {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = cfg.Concurrency
 		cfg.Client = &http.Client{
-			Transport: t,
+			Transport:     t,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
@@ -236,10 +236,10 @@ const prefetch = 4
 type run struct {
 	d       *Dispatcher
 	wg      sync.WaitGroup
-	posting chan struct{} // one token per POST in flight
-	done    chan struct{} // an event is settled: its outcome is recorded
+	posting chan struct{}          // one token per POST in flight
+	done    chan struct{}          // an event is settled: its outcome is recorded
 	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
-	failing bool          // the last claim failed (log once per outage); Run's goroutine only
+	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
 
 	mu       sync.Mutex
 	inflight map[string]struct{} // keys claimed and not yet settled
