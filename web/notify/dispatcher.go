@@ -225,8 +225,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// prefetch × Concurrency bounds the events claimed and not yet settled
-// (waiting for a POST slot, posting, or being recorded). Claiming more than
+// prefetch × Concurrency bounds the events claimed and not yet posted
+// (waiting for a POST slot or posting). Claiming more than
 // the POST slots keeps them busy while a claim or a record waits its turn
 // at the store, which under load takes longer than a POST to a nearby
 // receiver; bounding it leaves the rest of the outbox to other instances.
@@ -242,7 +242,7 @@ type run struct {
 	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
 
 	mu       sync.Mutex
-	inflight map[string]struct{} // keys claimed and not yet settled
+	inflight map[string]struct{} // keys claimed and not yet posted
 }
 
 func (r *run) busy() int {
@@ -306,23 +306,25 @@ func (r *run) claim(ctx context.Context, free int) {
 			case <-ctx.Done():
 				err = ctx.Err()
 			}
-			// The key stays taken until the store has the outcome: until
-			// then the store offers nothing more of this key, and once it
-			// has it the next claim may start the key's next event.
+			// Free the key before recording the outcome: until the store
+			// has it, the store offers nothing more of this key, and once
+			// it has it the next claim may start the key's next event. (Freed
+			// after, a claim between the two would meet the next event
+			// with its key still taken, and skip it for a whole lease.)
+			r.release(ev.Key)
 			if err == nil {
 				r.ok <- ev
 				return
 			}
 			d.record(ctx, ev, err)
-			r.settled(ev)
+			r.settled()
 		})
 	}
 }
 
-func (r *run) settled(evs ...unify.OutboxEvent) {
-	for _, ev := range evs {
-		r.release(ev.Key)
-	}
+// settled wakes Run: the next event of a key may be waiting behind the one
+// just recorded.
+func (r *run) settled() {
 	select {
 	case r.done <- struct{}{}:
 	default:
@@ -363,7 +365,7 @@ func (r *run) recordDeliveries(ctx context.Context) {
 				"events", len(ids), "err", err)
 		}
 		cancel()
-		r.settled(batch...)
+		r.settled()
 	}
 }
 

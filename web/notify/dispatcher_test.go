@@ -33,6 +33,10 @@ type memStore struct {
 	byID      map[string]*memEvent
 	claims    int
 	claimErrs int // fail this many ClaimEvents calls first
+	// afterDelivered, when set, runs once EventsDelivered has marked its
+	// events (outside the lock): the moment a claim may run before the
+	// caller learns the outcome.
+	afterDelivered func()
 	next      int
 }
 
@@ -106,6 +110,11 @@ func (s *memStore) EventsDelivered(_ context.Context, at time.Time, ids ...strin
 		e.delivered++
 		e.deliveredAt = at
 		e.owner, e.leaseUntil = "", time.Time{}
+	}
+	if hook := s.afterDelivered; hook != nil {
+		s.mu.Unlock()
+		hook()
+		s.mu.Lock()
 	}
 	return nil
 }
@@ -534,6 +543,31 @@ func TestConcurrencyBound(t *testing.T) {
 	require.Equal(t, 3, b.recv.maxCur)
 	require.Equal(t, 1, b.recv.maxKey, "two events of one key in flight at once")
 	require.Len(t, b.recv.got, len(ids))
+}
+
+// A claim that runs between the store recording a delivery and the
+// dispatcher learning of it meets the key's next event: that event must be
+// sent, not skipped for a whole lease (the test's clock never lets a lease
+// run out).
+func TestClaimWhileADeliveryIsRecorded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var ids []string
+	for i := range 5 {
+		key := fmt.Sprintf("msg_%d", i)
+		ids = append(ids, b.store.add(key, b.clock.Now()), b.store.add(key, b.clock.Now()))
+	}
+	var d *notify.Dispatcher
+	ready := make(chan struct{})
+	b.store.afterDelivered = func() {
+		<-ready
+		d.Wake()
+		time.Sleep(20 * time.Millisecond) // the claim runs now
+	}
+	d, _ = b.start(t)
+	close(ready)
+	eventually(t, func() bool { return b.store.delivered(ids...) }, "every event delivered")
+	require.NotContains(t, b.logs.String(), "cannot be sent now")
 }
 
 func TestWakePollsAtOnce(t *testing.T) {
