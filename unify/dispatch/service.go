@@ -52,8 +52,10 @@ type Config struct {
 	// Workers is how many sends may be in flight at once (default 256): enough
 	// to keep every bind's window full.
 	Workers int
-	// Lease is how long a claimed job is ours (default 2m); SendTimeout must be
-	// well below it (default 60s) or a slow send could be claimed twice.
+	// Lease is how long a claimed job is ours without news from us (default
+	// 30s): Run renews the leases of the jobs in progress every third of it,
+	// so a job outlives its lease only when this instance stopped (then
+	// another instance takes it over after at most Lease).
 	Lease       time.Duration
 	SendTimeout time.Duration
 	// MaxAge is how long a message may wait for a carrier that keeps failing
@@ -111,7 +113,7 @@ func New(cfg Config, store *sqlstore.Store) *Service {
 		cfg.Workers = 256
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+		cfg.Lease = 30 * time.Second
 	}
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = 60 * time.Second

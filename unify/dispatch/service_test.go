@@ -344,3 +344,41 @@ func TestConcatenatedInbound(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
+
+// A send that takes longer than the job lease is not taken over by another
+// instance: the leases of jobs in progress are renewed while Run runs.
+func TestSlowSendKeepsItsLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "gw.db"), sqlstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(ctx))
+	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
+	require.NoError(t, err)
+	var sends atomic.Int32
+	slow := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		sends.Add(1)
+		time.Sleep(time.Second) // over six leases
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref("slow")}}}, nil
+	}}
+	var svcs []*dispatch.Service
+	for _, owner := range []string{"instance-a", "instance-b"} {
+		svc := dispatch.New(dispatch.Config{
+			Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: router,
+			Channels: []dispatch.Channel{slow}, Workers: 2, Owner: owner,
+			Lease: 150 * time.Millisecond, SendTimeout: 5 * time.Second,
+		}, st)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = svc.Run(runCtx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		svcs = append(svcs, svc)
+	}
+	m, _, err := svcs[0].Accept(ctx, &unify.Message{To: "+33612345678", From: "acme", Content: text("slow")}, unify.Idempotency{})
+	require.NoError(t, err)
+	b := &bundle{store: st}
+	b.waitStatus(t, m.ID, unify.StatusSent)
+	time.Sleep(300 * time.Millisecond) // a second claim would have started by now
+	require.Equal(t, int32(1), sends.Load(), "the job was taken over while its send ran")
+}

@@ -34,9 +34,15 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	renewing := make(chan struct{})
+	go func() {
+		defer close(renewing)
+		s.renewLeases(ctx)
+	}()
 	defer func() {
 		close(jobs)
 		wg.Wait()
+		<-renewing
 	}()
 	for {
 		// Claim only as many jobs as there are idle workers, so that nothing
@@ -75,6 +81,24 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		if err := s.idle(ctx); err != nil {
 			return nil
+		}
+	}
+}
+
+// renewLeases keeps the leases of the jobs in progress alive while Run
+// runs. A send may take up to SendTimeout; a lease much shorter than that is
+// what lets another instance take over quickly from one that died.
+func (s *Service) renewLeases(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.store.RenewJobLeases(ctx, s.cfg.Owner, s.now().Add(s.cfg.Lease)); err != nil && ctx.Err() == nil {
+			s.log.Warn("renewing job leases failed", "err", err)
 		}
 	}
 }

@@ -134,6 +134,12 @@ func (s *Store) ClaimJobs(ctx context.Context, owner string, kinds []JobKind, no
 	return jobs, nil
 }
 
+// RenewJobLeases extends every job lease owner holds to until: they are the
+// jobs it is working on (a finished job is deleted, a retried one released).
+func (s *Store) RenewJobLeases(ctx context.Context, owner string, until time.Time) error {
+	return s.exec(ctx, `UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND lease_until <> 0`, micros(until), owner)
+}
+
 // ReleaseLeases frees every lease. A single-node gateway calls it at start:
 // leases left by a killed process would otherwise delay its work until they
 // expire. (Several nodes on PostgreSQL rely on expiry instead.)

@@ -773,6 +773,13 @@ func TestJobs(t *testing.T) {
 		inTx(t, s, func(tx *sqlstore.Tx) error { return tx.AddJob(sqlstore.JobSend, "msg_b", later) })
 		require.Equal(t, []string{"send:msg_b"}, refs(claim(t, s, "w4", later, time.Minute, 10, sqlstore.JobSend)))
 
+		// RenewJobLeases extends the holder's leases only.
+		require.NoError(t, s.RenewJobLeases(ctx, "w4", later.Add(10*time.Minute)))
+		require.NoError(t, s.RenewJobLeases(ctx, "nobody", later))
+		require.Empty(t, claim(t, s, "w5", later.Add(5*time.Minute), time.Minute, 10, sqlstore.JobSend), "a renewed lease holds")
+		require.Equal(t, []string{"send:msg_b"}, refs(claim(t, s, "w5", later.Add(11*time.Minute), time.Minute, 10, sqlstore.JobSend)))
+		inTx(t, s, func(tx *sqlstore.Tx) error { return tx.AddJob(sqlstore.JobSend, "msg_b", later) })
+
 		// ReleaseLeases (one SQLite process starting) frees every lease.
 		require.NoError(t, s.ReleaseLeases(ctx))
 		require.Equal(t, []string{"send:msg_b"}, refs(claim(t, s, "w5", later, time.Minute, 10, sqlstore.JobSend)))

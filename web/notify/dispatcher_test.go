@@ -37,7 +37,7 @@ type memStore struct {
 	// events (outside the lock): the moment a claim may run before the
 	// caller learns the outcome.
 	afterDelivered func()
-	next      int
+	next           int
 }
 
 type memEvent struct {
