@@ -257,7 +257,7 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		}
 	}
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		cur, err := tx.MessageState(m.ID)
+		cur, err := tx.MessageHead(m.ID)
 		if err != nil {
 			return err
 		}
@@ -342,7 +342,7 @@ func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *uni
 		}
 	}
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		cur, err := tx.MessageState(m.ID)
+		cur, err := tx.MessageHead(m.ID)
 		if err != nil {
 			return err
 		}
@@ -373,15 +373,16 @@ func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *uni
 // or its outcome is unknown, the policy decides between no second copy
 // (suppress) and sending it anyway (send_anyway, for one-time codes).
 func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
-	mid, a, err := s.currentAttempt(ctx, unify.AttemptID(j.Ref))
+	// Read outside the writer: the transaction below checks again.
+	msg, err := s.store.MessageOfAttempt(ctx, unify.AttemptID(j.Ref))
+	var a *unify.Attempt
+	if err == nil {
+		a = liveAttempt(msg, unify.AttemptID(j.Ref))
+	}
 	if err != nil || a == nil {
 		if err == nil || unify.CodeOf(err) == unify.CodeNotFound {
 			return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
 		}
-		return err
-	}
-	msg, err := s.store.Message(ctx, mid)
-	if err != nil {
 		return err
 	}
 	pol, err := s.policy(ctx, msg.Policy)
@@ -418,12 +419,13 @@ func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
 	}
 	now := s.now()
 	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		m, cur, err := s.attemptMessage(tx, a.ID)
+		m, err := tx.MessageState(msg.ID)
 		if err != nil {
 			return err
 		}
 		// A receipt may have settled the attempt while we were revoking.
-		if cur.Status.Final() || m.Status.Final() || m.Attempts[len(m.Attempts)-1].ID != cur.ID {
+		cur := liveAttempt(m, a.ID)
+		if cur == nil {
 			return tx.CompleteJob(j, s.cfg.Owner)
 		}
 		cur.Status, cur.Error = outcome, note
@@ -460,42 +462,17 @@ func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
 	return err
 }
 
-// currentAttempt returns the attempt if it is still the live one of its
-// message (nil when the message moved on or finished).
-func (s *Service) currentAttempt(ctx context.Context, id unify.AttemptID) (unify.MessageID, *unify.Attempt, error) {
-	var (
-		mid unify.MessageID
-		a   *unify.Attempt
-	)
-	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		m, cur, err := s.attemptMessage(tx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status.Final() || m.Status.Final() || m.Attempts[len(m.Attempts)-1].ID != cur.ID {
-			return nil
-		}
-		mid, a = m.ID, cur
+// liveAttempt returns attempt id of m if it is still the live one: the
+// message's newest attempt, neither of them finished.
+func liveAttempt(m *unify.Message, id unify.AttemptID) *unify.Attempt {
+	n := len(m.Attempts)
+	if n == 0 || m.Status.Final() {
 		return nil
-	})
-	return mid, a, err
-}
-
-func (s *Service) attemptMessage(tx *sqlstore.Tx, id unify.AttemptID) (*unify.Message, *unify.Attempt, error) {
-	mid, err := tx.AttemptMessageID(id)
-	if err != nil {
-		return nil, nil, err
 	}
-	m, err := tx.MessageState(mid)
-	if err != nil {
-		return nil, nil, err
+	if a := &m.Attempts[n-1]; a.ID == id && !a.Status.Final() {
+		return a
 	}
-	for i := range m.Attempts {
-		if m.Attempts[i].ID == id {
-			return m, &m.Attempts[i], nil
-		}
-	}
-	return nil, nil, &unify.Error{Code: unify.CodeNotFound, Message: "no attempt " + string(id)}
+	return nil
 }
 
 func derefAll(as []*unify.Attempt) []unify.Attempt {

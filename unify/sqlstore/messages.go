@@ -105,6 +105,16 @@ func (t *Tx) MessageState(id unify.MessageID) (*unify.Message, error) {
 	return t.s.assemble(t.ctx, t.tx, row)
 }
 
+// MessageHead is MessageState without the attempts: what a status change
+// that does not look at earlier attempts needs.
+func (t *Tx) MessageHead(id unify.MessageID) (*unify.Message, error) {
+	var row messageRow
+	if err := t.get(&row, `SELECT `+stateCols+` FROM messages WHERE id = ?`+t.forUpdate(), id); err != nil {
+		return nil, notFound(err, "message", string(id))
+	}
+	return headOf(row), nil
+}
+
 // Message reads a message with its attempts and parts.
 func (s *Store) Message(ctx context.Context, id unify.MessageID) (*unify.Message, error) {
 	var row messageRow
@@ -121,14 +131,18 @@ func notFound(err error, what, id string) error {
 	return classify(fmt.Errorf("sqlstore: read %s: %w", what, err))
 }
 
-func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row messageRow) (*unify.Message, error) {
-	m := &unify.Message{
+func headOf(row messageRow) *unify.Message {
+	return &unify.Message{
 		ID: unify.MessageID(row.ID), To: row.To, From: row.Sender, Policy: row.Policy,
 		ConversationID: row.ConversationID, ClientRef: row.ClientRef, Dialect: row.Dialect,
 		Status: unify.Status(row.Status), Channel: unify.ChannelKind(row.Channel), Carrier: row.Carrier,
 		Error: row.Error, CreatedAt: fromMicros(row.CreatedAt), UpdatedAt: fromMicros(row.UpdatedAt),
 		Attempts: []unify.Attempt{}, ContentPurged: row.PurgedAt != 0,
 	}
+}
+
+func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row messageRow) (*unify.Message, error) {
+	m := headOf(row)
 	if row.Content != nil {
 		plain, err := s.sealer.Open(row.ContentKey, row.Content)
 		if err != nil {
@@ -410,11 +424,12 @@ func (t *Tx) lockRefs(carrier string, refs []unify.ExternalRef, shared bool) err
 	return nil
 }
 
-// AttemptMessageID returns the message an attempt belongs to.
-func (t *Tx) AttemptMessageID(id unify.AttemptID) (unify.MessageID, error) {
+// MessageOfAttempt reads the message an attempt belongs to, with its
+// attempts and parts, outside any transaction.
+func (s *Store) MessageOfAttempt(ctx context.Context, id unify.AttemptID) (*unify.Message, error) {
 	var mid string
-	if err := t.get(&mid, `SELECT message_id FROM attempts WHERE id = ?`, id); err != nil {
-		return "", notFound(err, "attempt", string(id))
+	if err := s.r.GetContext(ctx, &mid, s.r.Rebind(`SELECT message_id FROM attempts WHERE id = ?`), id); err != nil {
+		return nil, notFound(err, "attempt", string(id))
 	}
-	return unify.MessageID(mid), nil
+	return s.Message(ctx, unify.MessageID(mid))
 }

@@ -289,13 +289,21 @@ func TestMessagesAndAttempts(t *testing.T) {
 		inTx(t, s, func(tx *sqlstore.Tx) error {
 			var err error
 			state, err = tx.MessageState(m.ID)
-			if err != nil {
-				return err
-			}
-			mid, err := tx.AttemptMessageID(a2.ID)
-			require.Equal(t, m.ID, mid)
 			return err
 		})
+		var head *unify.Message
+		inTx(t, s, func(tx *sqlstore.Tx) error {
+			var err error
+			head, err = tx.MessageHead(m.ID)
+			return err
+		})
+		require.Equal(t, state.Status, head.Status)
+		require.Equal(t, state.Error, head.Error)
+		require.Empty(t, head.Attempts, "MessageHead leaves the attempts unread")
+		owner, err := s.MessageOfAttempt(ctx, a2.ID)
+		require.NoError(t, err)
+		require.Equal(t, m.ID, owner.ID)
+		require.Len(t, owner.Attempts, 2)
 		require.Zero(t, state.Content, "MessageState leaves the body unread")
 		require.Equal(t, unify.StatusSent, state.Status)
 		require.Equal(t, "partly", state.Error)
@@ -323,9 +331,10 @@ func TestMessagesAndAttempts(t *testing.T) {
 			{"Tx.MessageState", func() error {
 				return s.InTx(ctx, func(tx *sqlstore.Tx) error { _, err := tx.MessageState("msg_none"); return err })
 			}},
-			{"Tx.AttemptMessageID", func() error {
-				return s.InTx(ctx, func(tx *sqlstore.Tx) error { _, err := tx.AttemptMessageID("att_none"); return err })
+			{"Tx.MessageHead", func() error {
+				return s.InTx(ctx, func(tx *sqlstore.Tx) error { _, err := tx.MessageHead("msg_none"); return err })
 			}},
+			{"MessageOfAttempt", func() error { _, err := s.MessageOfAttempt(ctx, "att_none"); return err }},
 		} {
 			require.Equal(t, unify.CodeNotFound, unify.CodeOf(read.fn()), read.name)
 		}
