@@ -9,6 +9,10 @@ set -euo pipefail
 N="${N:-100000}"
 TIMEOUT_S="${TIMEOUT_S:-180}"
 CONCURRENCY="${CONCURRENCY:-32}"
+# Accepts per second (0: as fast as the gateway takes them). The timers come
+# due at this rate; keep TIMEOUT_S above N/RATE so that all N are pending at
+# once.
+RATE="${RATE:-0}"
 WAIT_MAX="${WAIT_MAX:-3600}" # seconds to wait for every timer to fire
 SMPP_PORT="${SMPP_PORT:-27770}" SIM_HTTP_PORT="${SIM_HTTP_PORT:-28092}" GW_PORT="${GW_PORT:-28082}"
 
@@ -49,7 +53,7 @@ done
 curl -fs "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { cat "$dir/gw.log"; exit 1; }
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
-"$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" --n "$N" --concurrency "$CONCURRENCY" --to +33611111111 --wait 1s | tail -1 || true
+"$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" --n "$N" --concurrency "$CONCURRENCY" --rate "$RATE" --to +33611111111 --wait 1s | tail -1 || true
 echo "accepted $N in $(( $(date +%s) - start ))s"
 
 q() { sqlite3 "file:$dir/gw.db?mode=ro" "$1"; }
