@@ -57,13 +57,20 @@ func ref(id string) unify.ExternalRef {
 	return unify.ExternalRef{ID: id, Raw: id, Dec: id}
 }
 
+// newStore opens a migrated SQLite store in t's temporary directory.
+func newStore(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "gw.db"), sqlstore.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(context.Background()))
+	return st
+}
+
 func setup(t *testing.T, policies ...unify.Policy) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "gw.db"), sqlstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	require.NoError(t, st.Migrate(ctx))
+	st := newStore(t)
 	for _, p := range policies {
 		require.NoError(t, st.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.UpsertPolicy(p, time.Now()) }))
 	}
@@ -350,10 +357,7 @@ func TestConcatenatedInbound(t *testing.T) {
 func TestSlowSendKeepsItsLease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "gw.db"), sqlstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	require.NoError(t, st.Migrate(ctx))
+	st := newStore(t)
 	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
 	require.NoError(t, err)
 	var sends atomic.Int32
