@@ -92,7 +92,7 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		}
 		sealer = s
 	}
-	g.store, err = sqlstore.Open(ctx, cfg.Database, sqlstore.Options{Sealer: sealer, Logger: logger})
+	g.store, err = sqlstore.Open(ctx, cfg.Database, sqlstore.Options{Sealer: sealer})
 	if err != nil {
 		return nil, err
 	}

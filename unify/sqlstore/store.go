@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,9 +62,6 @@ type Options struct {
 	// ReadConns is the size of the read pool (SQLite) or of the whole pool
 	// (PostgreSQL). Default 4 and 16.
 	ReadConns int
-	// Logger receives what background work (WAL checkpoints) cannot
-	// return (default slog.Default()).
-	Logger *slog.Logger
 }
 
 // Store is the SQL store. Writes go through one connection on SQLite (it has
@@ -76,8 +72,7 @@ type Store struct {
 	w       *sqlx.DB // writes (and reads inside transactions)
 	r       *sqlx.DB // reads outside transactions
 	sealer  Sealer
-	batch   *batcher      // group commit (SQLite); nil runs each transaction alone
-	ckpt    *checkpointer // SQLite
+	batch   *batcher // group commit (SQLite); nil runs each transaction alone
 }
 
 // Open connects to dsn: "sqlite:PATH" (the directory is created) or
@@ -113,23 +108,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		w.SetMaxOpenConns(1)
 		w.SetConnMaxLifetime(0)
 		w.SetMaxIdleConns(1)
-		// See checkpoint.go. Should the connection ever be reopened, it
-		// falls back to checkpointing itself, which is slower but safe.
-		if _, err := w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
-			_ = w.Close()
-			return nil, fmt.Errorf("sqlstore: %w", err)
-		}
-		c, err := sqlx.Open("sqlite3", "file:"+path+q)
-		if err != nil {
-			_ = w.Close()
-			return nil, fmt.Errorf("sqlstore: %w", err)
-		}
-		c.SetMaxOpenConns(1)
-		log := opts.Logger
-		if log == nil {
-			log = slog.Default()
-		}
-		s.ckpt = startCheckpointer(c, log)
 		r, err := sqlx.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&mode=ro&_stmt_cache_size=64")
 		if err != nil {
 			_ = w.Close()
@@ -191,11 +169,8 @@ func (s *Store) Close() error {
 	// behind, the WAL would keep old versions of rows that retention or an
 	// erasure removed.
 	var err error
-	if s.ckpt != nil {
-		err = s.ckpt.close()
-	}
 	if s.r != s.w {
-		err = errors.Join(err, s.r.Close())
+		err = s.r.Close()
 	}
 	return errors.Join(err, s.w.Close())
 }
