@@ -225,8 +225,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// prefetch × Concurrency bounds the events claimed and not yet posted
-// (waiting for a POST slot or posting). Claiming more than
+// prefetch × Concurrency bounds the events claimed and not yet settled
+// (waiting for a POST slot, posting, or being recorded). Claiming more than
 // the POST slots keeps them busy while a claim or a record waits its turn
 // at the store, which under load takes longer than a POST to a nearby
 // receiver; bounding it leaves the rest of the outbox to other instances.
@@ -243,12 +243,13 @@ type run struct {
 
 	mu       sync.Mutex
 	inflight map[string]struct{} // keys claimed and not yet posted
+	pending  int                 // events claimed and not yet settled
 }
 
 func (r *run) busy() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.inflight)
+	return r.pending
 }
 
 // take marks key in flight; false if it already is.
@@ -259,6 +260,7 @@ func (r *run) take(key string) bool {
 		return false
 	}
 	r.inflight[key] = struct{}{}
+	r.pending++
 	return true
 }
 
@@ -317,14 +319,17 @@ func (r *run) claim(ctx context.Context, free int) {
 				return
 			}
 			d.record(ctx, ev, err)
-			r.settled()
+			r.settled(1)
 		})
 	}
 }
 
-// settled wakes Run: the next event of a key may be waiting behind the one
-// just recorded.
-func (r *run) settled() {
+// settled counts n events as recorded and wakes Run: the next event of a
+// key may be waiting behind one of them.
+func (r *run) settled(n int) {
+	r.mu.Lock()
+	r.pending -= n
+	r.mu.Unlock()
 	select {
 	case r.done <- struct{}{}:
 	default:
@@ -365,7 +370,7 @@ func (r *run) recordDeliveries(ctx context.Context) {
 				"events", len(ids), "err", err)
 		}
 		cancel()
-		r.settled()
+		r.settled(len(batch))
 	}
 }
 
