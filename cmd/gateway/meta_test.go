@@ -88,6 +88,21 @@ log: {level: warn}
 
 	require.Eventually(t, func() bool { return len(smsTo(smsc, phone)) == 1 }, 30*time.Second, 10*time.Millisecond)
 	require.Contains(t, smsTo(smsc, phone)[0], "Reply 1 for Red, 2 for Green")
+	// The person answers once the gateway has recorded the send: a reply
+	// that overtakes that commit (the SMSC has the message a moment
+	// earlier) finds no conversation to go to.
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, gw.url+"/v1/messages/"+answer["message_id"], nil)
+		req.Header.Set("Authorization", "Bearer "+botKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return m["status"] == "sent" || m["status"] == "delivered"
+	}, 30*time.Second, 10*time.Millisecond, "the send is recorded")
 
 	require.NoError(t, smsc.InjectMO(sim.MO{From: phone, To: "ACME", Text: "1"}))
 	var reply map[string]any
