@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gateway/carriers/sim"
+	"gateway/internal/testenv"
 )
 
 // postgresEnv names the DSN of a PostgreSQL database the tests may create
@@ -35,10 +36,7 @@ func pgSchema(t *testing.T) (string, *sql.DB) {
 	t.Helper()
 	dsn := os.Getenv(postgresEnv)
 	if dsn == "" {
-		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (.ci/run starts a cluster)", postgresEnv)
-		}
-		t.Skipf("%s is not set: `make test` starts a throw-away PostgreSQL when initdb is installed (apt-get install postgresql)", postgresEnv)
+		testenv.Missing(t, "%s is not set: `make test` starts a throw-away PostgreSQL when initdb is installed (apt-get install postgresql)", postgresEnv)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])

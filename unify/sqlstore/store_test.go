@@ -26,6 +26,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"gateway/internal/testenv"
 	"gateway/unify"
 	"gateway/unify/sqlstore"
 )
@@ -80,10 +81,7 @@ func postgresDSN(tb testing.TB) string {
 	if dsn != "" {
 		return dsn
 	}
-	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-		tb.Fatalf("%s is not set: CI must run the PostgreSQL half of the store tests (.ci/run starts a cluster)", postgresEnv)
-	}
-	tb.Skipf("%s is not set: `make test` starts a throw-away PostgreSQL when initdb is installed "+
+	testenv.Missing(tb, "%s is not set: `make test` starts a throw-away PostgreSQL when initdb is installed "+
 		"(apt-get install postgresql), or point it at a database the tests may create schemas in", postgresEnv)
 	return ""
 }

@@ -1,8 +1,10 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	stdpng "image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"gateway/carriers/sim"
+	"gateway/internal/testenv"
 	"gateway/unify"
 	"gateway/unify/sqlstore"
 	"gateway/web/ui"
@@ -42,10 +45,7 @@ func browser(t *testing.T, width, height int) context.Context {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not found; the browser tests must run in CI: apt-get install -y chromium")
-		}
-		t.Skip("chromium not found: install it (apt-get install -y chromium) or set CHROMIUM to run the browser tests")
+		testenv.Missing(t, "chromium not found: install it (apt-get install -y chromium) or set CHROMIUM to run the browser tests")
 	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
@@ -326,13 +326,13 @@ func TestBrowserPhone(t *testing.T) {
 	}
 }
 
-// TestScreenshots writes the README's screenshots when UI_SCREENSHOTS names
-// a directory: go test ./web/ui -run TestScreenshots with
-// UI_SCREENSHOTS=$PWD/docs/screenshots.
+// TestScreenshots takes the README's screenshots, into a temporary
+// directory unless UI_SCREENSHOTS names one: go test ./web/ui -run
+// TestScreenshots with UI_SCREENSHOTS=$PWD/docs/screenshots refreshes them.
 func TestScreenshots(t *testing.T) {
 	dir := os.Getenv("UI_SCREENSHOTS")
 	if dir == "" {
-		t.Skip("set UI_SCREENSHOTS to a directory to write the README's screenshots")
+		dir = t.TempDir()
 	}
 	b := setup(t)
 	seedTimeline(t, b.store, "msg_5c1e0f3a9b2d", "+33612345678", t0.Add(-3*time.Minute))
@@ -350,6 +350,9 @@ func TestScreenshots(t *testing.T) {
 	} {
 		step(t, tab, shot.path, chromedp.Navigate(b.srv.URL+shot.path), chromedp.WaitVisible(chromedp.CSS(shot.wait)))
 		png := get(t, tab, chromedp.CaptureScreenshot())
+		cfg, err := stdpng.DecodeConfig(bytes.NewReader(png))
+		require.NoError(t, err, "%s is not a PNG", shot.file)
+		require.Equal(t, 1440, cfg.Width, "%s width", shot.file)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, shot.file), png, 0o644))
 		t.Logf("wrote %s", filepath.Join(dir, shot.file))
 	}
