@@ -1,9 +1,7 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -17,6 +15,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"gateway/unify"
+	"gateway/unify/strictjson"
 )
 
 // MaxBodyBytes bounds a send request. The largest valid content (a carousel
@@ -75,7 +74,7 @@ func readSend(c echo.Context) (*sendRequest, []unify.FieldError, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	tree, err := parseJSON(body)
+	tree, err := strictjson.Parse(body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,44 +113,6 @@ func readJSONBody(r *http.Request) ([]byte, error) {
 		return nil, tooLarge
 	}
 	return body, nil
-}
-
-// parseJSON parses body into a tree of map[string]any, []any, string,
-// json.Number, bool and nil. Numbers stay json.Number so that the decoder can
-// tell 1e400 from a float and name the field.
-func parseJSON(body []byte) (any, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, unify.Errorf(unify.CodeInvalid, "the body is empty; it must be a JSON object")
-	}
-	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; a message
-	// must reach the phone as it was written or not at all.
-	if !utf8.Valid(body) {
-		return nil, unify.Errorf(unify.CodeInvalid, "the body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
-		return nil, notJSON(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, unify.Errorf(unify.CodeInvalid, "the body is not valid JSON: data after the top-level value")
-	}
-	if _, ok := tree.(map[string]any); !ok {
-		return nil, unify.Errorf(unify.CodeInvalid, "the body must be a JSON object")
-	}
-	return tree, nil
-}
-
-func notJSON(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return unify.Errorf(unify.CodeInvalid, "the body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return unify.Errorf(unify.CodeInvalid, "the body is not valid JSON: it ends too early")
-	}
-	return unify.Errorf(unify.CodeInvalid, "the body is not valid JSON")
 }
 
 // fieldIndex maps each struct type of the request to its JSON names and

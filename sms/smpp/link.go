@@ -154,19 +154,27 @@ func (l *Link) drainSubmits(d time.Duration) {
 	defer t.Stop()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.inFlightLocked() > 0 {
+	l.waitLocked(func() bool { return l.inFlightLocked() == 0 }, nil, t.C)
+}
+
+// waitLocked waits, with l.mu held, until cond holds (rechecked at every
+// change of the link) or stop or timeout fires; a nil channel never fires.
+func (l *Link) waitLocked(cond func() bool, stop <-chan struct{}, timeout <-chan time.Time) {
+	for !cond() {
 		ch := l.changed
 		l.waiting++
 		l.mu.Unlock()
-		var timedOut bool
+		gaveUp := false
 		select {
 		case <-ch:
-		case <-t.C:
-			timedOut = true
+		case <-stop:
+			gaveUp = true
+		case <-timeout:
+			gaveUp = true
 		}
 		l.mu.Lock()
 		l.waiting--
-		if timedOut {
+		if gaveUp {
 			return
 		}
 	}

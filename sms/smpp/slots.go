@@ -182,24 +182,7 @@ func (l *Link) drain(c *conn, reason string) {
 	t := time.NewTimer(min(l.cfg.ResponseTimeout, l.cfg.SlotRenew))
 	defer t.Stop()
 	l.mu.Lock()
-	for len(c.pending) > 0 {
-		ch := l.changed
-		l.waiting++
-		l.mu.Unlock()
-		var timedOut bool
-		select {
-		case <-ch:
-		case <-c.done:
-			timedOut = true
-		case <-t.C:
-			timedOut = true
-		}
-		l.mu.Lock()
-		l.waiting--
-		if timedOut {
-			break
-		}
-	}
+	l.waitLocked(func() bool { return len(c.pending) == 0 }, c.done, t.C)
 	l.mu.Unlock()
 	c.markDone(reason)
 }

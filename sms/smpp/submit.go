@@ -210,53 +210,48 @@ func (l *Link) preWriteError(ctx context.Context, err error, throttled uint32) e
 func (l *Link) acquire(ctx context.Context, seq int32) (*waiter, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for {
-		if l.closing {
-			return nil, ErrClosed
-		}
-		var best *conn
-		up := false
-		for _, b := range l.binds {
-			c := b.conn
-			if c == nil {
-				continue
-			}
-			select {
-			case <-c.done: // going down; bindDown will unpublish it
-				continue
-			default:
-			}
-			if c.draining {
-				continue
-			}
-			up = true
-			if n := len(c.pending); n < l.cfg.Window && (best == nil || n < len(best.pending)) {
-				best = c
-			}
-		}
-		if best != nil {
-			w := &waiter{c: best, seq: seq, res: make(chan result, 1)}
-			best.pending[seq] = w
-			l.m.setWindow(best.b.idx, len(best.pending))
-			return w, nil
-		}
+	var best *conn
+	up := false
+	l.waitLocked(func() bool {
+		best, up = l.leastLoadedLocked()
+		return l.closing || best != nil
+	}, ctx.Done(), nil)
+	switch {
+	case l.closing:
+		return nil, ErrClosed
+	case best != nil:
+		w := &waiter{c: best, seq: seq, res: make(chan result, 1)}
+		best.pending[seq] = w
+		l.m.setWindow(best.b.idx, len(best.pending))
+		return w, nil
+	case !up:
+		return nil, fmt.Errorf("%w: %w", ErrNotBound, ctx.Err())
+	}
+	return nil, fmt.Errorf("smpp: every window full: %w", ctx.Err())
+}
 
-		ch := l.changed
-		l.waiting++
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+// leastLoadedLocked returns the bound bind with the most room in its
+// window (nil when every window is full), and whether any bind is up.
+func (l *Link) leastLoadedLocked() (best *conn, up bool) {
+	for _, b := range l.binds {
+		c := b.conn
+		if c == nil {
+			continue
 		}
-		l.mu.Lock()
-		l.waiting--
-		if err := ctx.Err(); err != nil {
-			if !up {
-				return nil, fmt.Errorf("%w: %w", ErrNotBound, err)
-			}
-			return nil, fmt.Errorf("smpp: every window full: %w", err)
+		select {
+		case <-c.done: // going down; bindDown will unpublish it
+			continue
+		default:
+		}
+		if c.draining {
+			continue
+		}
+		up = true
+		if n := len(c.pending); n < l.cfg.Window && (best == nil || n < len(best.pending)) {
+			best = c
 		}
 	}
+	return best, up
 }
 
 // write hands sm to gosmpp; false means it was certainly not written (the

@@ -22,7 +22,7 @@ import (
 	"gateway/unify"
 )
 
-// parse reads body into a tree of map[string]any, []any, string,
+// Parse reads body into a tree of map[string]any, []any, string,
 // json.Number, bool and nil, and refuses what is not one JSON object.
 func Parse(body []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -38,8 +38,11 @@ func Parse(body []byte) (map[string]any, error) {
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
 		var se *json.SyntaxError
-		if errors.As(err, &se) {
+		switch {
+		case errors.As(err, &se):
 			return nil, unify.Errorf(unify.CodeInvalid, "the body is not valid JSON: %s (at byte %d)", se.Error(), se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, unify.Errorf(unify.CodeInvalid, "the body is not valid JSON: it ends too early")
 		}
 		return nil, unify.Errorf(unify.CodeInvalid, "the body is not valid JSON")
 	}
