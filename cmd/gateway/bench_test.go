@@ -83,36 +83,9 @@ privacy: %s
 
 	b.ResetTimer()
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				body := fmt.Sprintf(`{"to":"+33612345678","from":"acme","content":{"text":"bench %d"}}`, i)
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
-				req.Header.Set("Authorization", "Bearer bench-key-0123456789")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	postMessages(b, client, func(i int64) (string, string) {
+		return url, fmt.Sprintf(`{"to":"+33612345678","from":"acme","content":{"text":"bench %d"}}`, i)
+	})
 	accepted := time.Since(start)
 	for smsc.Stats().Accepted < b.N {
 		time.Sleep(time.Millisecond)
@@ -123,6 +96,40 @@ privacy: %s
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "submitted/s")
 	cancel()
 	<-served
+}
+
+// postMessages sends b.N messages from 32 concurrent clients, message i to
+// the URL and with the body that at(i) gives, and fails b on any answer
+// but 202.
+func postMessages(b *testing.B, client *http.Client, at func(i int64) (url, body string)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				url, body := at(i)
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(body))
+				req.Header.Set("Authorization", "Bearer bench-key-0123456789")
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func serveOnFreePort(b *testing.B, srv *http.Server) string {

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -121,35 +120,9 @@ log: {level: warn}
 
 	b.ResetTimer()
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(b.N) {
-					return
-				}
-				body := fmt.Sprintf(`{"to":"+336%08d","from":"acme","content":{"text":"bench %d"}}`, i, i)
-				req, _ := http.NewRequest(http.MethodPost, urls[int(i)%len(urls)]+"/v1/messages", bytes.NewBufferString(body))
-				req.Header.Set("Authorization", "Bearer bench-key-0123456789")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_ = resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					b.Errorf("status %d", resp.StatusCode)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	postMessages(b, client, func(i int64) (string, string) {
+		return urls[int(i)%len(urls)] + "/v1/messages", fmt.Sprintf(`{"to":"+336%08d","from":"acme","content":{"text":"bench %d"}}`, i, i)
+	})
 	accepted := time.Since(start)
 	for smsc.Stats().Accepted < b.N {
 		time.Sleep(time.Millisecond)
