@@ -360,8 +360,13 @@ func (c *Client) do(ctx context.Context, op, method, phone, suffix string, q url
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return err
+		if cerr := ctx.Err(); cerr != nil {
+			// The caller gave up, maybe just as an answer came: say so,
+			// with the answer, as pause does.
+			if errors.Is(err, cerr) {
+				return err
+			}
+			return fmt.Errorf("rcs: %w (last error: %w)", cerr, err)
 		}
 		retry := status == 0 || status == http.StatusTooManyRequests || status >= 500
 		if status == http.StatusUnauthorized && !refreshed && c.auth.refreshable() {
