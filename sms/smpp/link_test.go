@@ -222,6 +222,9 @@ func TestThrottleSlowsDownAndRetries(t *testing.T) {
 			cfg := testConfig(s.SMPPAddr())
 			cfg.TPS = 100
 			cfg.Window = 20
+			// Long enough that the throttled answers of one burst land in
+			// one pause even when a loaded machine spreads them out.
+			cfg.ThrottlePause = 400 * time.Millisecond
 			l := openLink(t, cfg, nil, withMetrics(smpp.NewMetrics(reg)))
 			waitReady(t, l)
 			rate := func() float64 {
