@@ -48,5 +48,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory"
-"$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" --n "$N" --concurrency "$CONCURRENCY" \
-  --rate "$RATE" --sink "127.0.0.1:$SINK_PORT"
+/usr/bin/time -f "%U %S" -o "$dir/load.cpu" "$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" \
+  --n "$N" --concurrency "$CONCURRENCY" --rate "$RATE" --sink "127.0.0.1:$SINK_PORT"
+# Where the machine's CPU went: the three processes share its cores.
+cpu_of() { awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$1/stat"; }
+echo "cpu seconds: gateway $(cpu_of "${pids[1]}"), carriersim $(cpu_of "${pids[0]}"), load tool $(awk '{printf "%.1f", $1 + $2}' "$dir/load.cpu")"

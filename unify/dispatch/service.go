@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,6 +99,14 @@ type Service struct {
 	wake     chan struct{}
 	metrics  *metrics
 
+	// The lane: messages this instance accepted, their send job created
+	// already leased to it, handed to its workers in memory. It spares each
+	// message a claim and a read of what the API had just written; jobs
+	// that do not fit (lane full, Run not running) take the claim path.
+	lane      chan laneJob
+	laneOpen  atomic.Bool
+	laneTaken atomic.Int64
+
 	policyMu    sync.Mutex
 	policyCache map[string]cachedPolicy
 }
@@ -153,6 +162,7 @@ func New(cfg Config, store *sqlstore.Store) *Service {
 		now:         func() time.Time { return cfg.NowFunc().UTC() },
 		log:         cfg.Logger,
 		wake:        make(chan struct{}, 1),
+		lane:        make(chan laneJob, cfg.Workers),
 		metrics:     newMetrics(cfg.Registerer),
 		policyCache: map[string]cachedPolicy{},
 	}
@@ -195,6 +205,8 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 	m.CreatedAt, m.UpdatedAt = now, now
 	m.Attempts = []unify.Attempt{}
 	var replay *unify.Message
+	var job sqlstore.Job
+	laned := s.takeLane()
 	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		if idem.Key != "" {
 			hash, id, found, err := tx.Idempotent(idem.Scope, idem.Key)
@@ -215,18 +227,52 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 		if err := tx.InsertMessage(m); err != nil {
 			return err
 		}
+		if laned {
+			job, err = tx.AddLeasedJob(sqlstore.JobSend, string(m.ID), now, s.cfg.Owner, now.Add(s.cfg.Lease))
+			return err
+		}
 		return tx.AddJob(sqlstore.JobSend, string(m.ID), now)
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	if replay != nil {
+	if err != nil || replay != nil {
+		if laned {
+			s.giveLaneBack()
+		}
+		if err != nil {
+			return nil, false, err
+		}
 		return replay, true, nil
 	}
 	s.metrics.accepted.Inc()
-	s.kick()
+	if laned {
+		// The worker gets its own copy: the caller goes on reading m.
+		own := *m
+		own.Attempts = nil
+		s.lane <- laneJob{job: job, m: &own}
+	} else {
+		s.kick()
+	}
 	return m, false, nil
 }
+
+type laneJob struct {
+	job sqlstore.Job
+	m   *unify.Message
+}
+
+// takeLane reserves a place in the lane, which is bounded so that it never
+// blocks and never holds more leased jobs than the workers can start soon.
+func (s *Service) takeLane() bool {
+	if !s.laneOpen.Load() {
+		return false
+	}
+	if s.laneTaken.Add(1) > int64(cap(s.lane)) {
+		s.laneTaken.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Service) giveLaneBack() { s.laneTaken.Add(-1) }
 
 // uncarriable returns the content problems that rule out every step of p,
 // so the API refuses a message no channel could carry (RCS-only policy,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -385,4 +386,68 @@ func TestSlowSendKeepsItsLease(t *testing.T) {
 	b.waitStatus(t, m.ID, unify.StatusSent)
 	time.Sleep(300 * time.Millisecond) // a second claim would have started by now
 	require.Equal(t, int32(1), sends.Load(), "the job was taken over while its send ran")
+}
+
+// Messages accepted while Run runs reach the workers in memory, their jobs
+// leased to this instance. When Run stops, a job still waiting in that lane
+// is released at once: another instance sends it without waiting for the
+// lease to expire, and nothing is sent twice.
+func TestLaneReleasedWhenRunStops(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newStore(t)
+	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
+	require.NoError(t, err)
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	sent := map[string]int{}
+	sms := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(m *unify.Message, a *unify.Attempt) (unify.SendResult, error) {
+		<-gate
+		mu.Lock()
+		defer mu.Unlock()
+		sent[m.Content.Text]++
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref(m.Content.Text)}}}, nil
+	}}
+	start := func(owner string) (*dispatch.Service, func()) {
+		svc := dispatch.New(dispatch.Config{
+			Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: router,
+			Channels: []dispatch.Channel{sms}, Workers: 1, Owner: owner, Lease: time.Minute,
+		}, st)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = svc.Run(runCtx); close(done) }()
+		return svc, func() { cancel(); <-done }
+	}
+	first, stopFirst := start("instance-a")
+	accept := func(svc *dispatch.Service, text string) unify.MessageID {
+		m, _, err := svc.Accept(ctx, &unify.Message{To: "+33612345678", From: "acme", Content: unify.Content{Text: text}}, unify.Idempotency{})
+		require.NoError(t, err)
+		return m.ID
+	}
+	// Until both workers are busy (the lane opens a moment after Run
+	// starts), then two more: at least one of them waits in the lane.
+	var ids []unify.MessageID
+	for deadline := time.Now().Add(5 * time.Second); sms.calls.Load() < 2; time.Sleep(20 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the workers never got busy")
+		ids = append(ids, accept(first, fmt.Sprintf("busy %d", len(ids))))
+	}
+	ids = append(ids, accept(first, "queued 1"), accept(first, "queued 2"))
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { stopFirst(); close(stopped) }()
+	time.Sleep(100 * time.Millisecond)
+	close(gate) // the sends in flight finish; Run returns
+	<-stopped
+	_, stopSecond := start("instance-b")
+	defer stopSecond()
+	b := &bundle{store: st}
+	for _, id := range ids {
+		b.waitStatus(t, id, unify.StatusSent)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for text, n := range sent {
+		require.Equal(t, 1, n, "%q sent %d times", text, n)
+	}
+	require.Len(t, sent, len(ids))
 }

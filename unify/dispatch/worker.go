@@ -29,19 +29,45 @@ func (s *Service) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				s.work(j)
+				s.work(j, nil)
 				free <- struct{}{}
 			}
 		}()
 	}
+	laneDone := make(chan struct{})
+	for i := 0; i < s.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				// Once Run stops, what waits in the lane is released, not sent.
+				select {
+				case <-laneDone:
+					return
+				default:
+				}
+				select {
+				case <-laneDone:
+					return
+				case lj := <-s.lane:
+					s.giveLaneBack()
+					s.work(lj.job, lj.m)
+				}
+			}
+		}()
+	}
+	s.laneOpen.Store(true)
 	renewing := make(chan struct{})
 	go func() {
 		defer close(renewing)
 		s.renewLeases(ctx)
 	}()
 	defer func() {
+		s.laneOpen.Store(false)
+		close(laneDone)
 		close(jobs)
 		wg.Wait()
+		s.releaseLane()
 		<-renewing
 	}()
 	for {
@@ -103,6 +129,25 @@ func (s *Service) renewLeases(ctx context.Context) {
 	}
 }
 
+// releaseLane gives back the leases of the jobs still waiting in the lane
+// when Run stops, so that they run soon (here after a restart, or on
+// another instance) instead of after their lease expires. An Accept that
+// reserved its place before the lane closed may still be committing: it is
+// waited for, but not for ever (its lease expires in the worst case).
+func (s *Service) releaseLane() {
+	deadline := time.Now().Add(5 * time.Second)
+	for s.laneTaken.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case lj := <-s.lane:
+			s.giveLaneBack()
+			if err := s.store.RetryJob(context.Background(), lj.job, s.cfg.Owner, s.now(), ""); err != nil {
+				s.log.Warn("releasing a job failed", "ref", lj.job.Ref, "err", err)
+			}
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 // idle waits for a kick, the next due job, or a poll interval.
 func (s *Service) idle(ctx context.Context) error {
 	wait := time.Second
@@ -125,7 +170,9 @@ func (s *Service) idle(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) work(j sqlstore.Job) {
+// work runs a job; m, when not nil, is the message of a send job as the
+// API stored it (from the lane), which spares reading it again.
+func (s *Service) work(j sqlstore.Job, m *unify.Message) {
 	// Jobs finish even while the service stops: a send half done is worse
 	// than a shutdown a few seconds later.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SendTimeout)
@@ -133,7 +180,7 @@ func (s *Service) work(j sqlstore.Job) {
 	var err error
 	switch j.Kind {
 	case sqlstore.JobSend:
-		err = s.send(ctx, j)
+		err = s.send(ctx, j, m)
 	case sqlstore.JobTimeout:
 		err = s.timeout(ctx, j)
 	case sqlstore.JobMOFlush:
@@ -161,14 +208,18 @@ func backoff(tries int) time.Duration {
 	return d
 }
 
-// send takes the next step of a message's policy.
-func (s *Service) send(ctx context.Context, j sqlstore.Job) error {
-	m, err := s.store.Message(ctx, unify.MessageID(j.Ref))
-	if err != nil {
-		if unify.CodeOf(err) == unify.CodeNotFound {
-			return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+// send takes the next step of a message's policy. m is the message when the
+// caller has it fresh from the API; nil reads it.
+func (s *Service) send(ctx context.Context, j sqlstore.Job, m *unify.Message) error {
+	if m == nil {
+		var err error
+		m, err = s.store.Message(ctx, unify.MessageID(j.Ref))
+		if err != nil {
+			if unify.CodeOf(err) == unify.CodeNotFound {
+				return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+			}
+			return err
 		}
-		return err
 	}
 	if m.Status.Final() {
 		return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })

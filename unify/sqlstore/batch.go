@@ -103,7 +103,7 @@ func (b *batcher) run(batch []txRequest) {
 			if err := r.ctx.Err(); err != nil {
 				return err
 			}
-			t.ctx = r.ctx
+			t.ctx = context.WithoutCancel(r.ctx) // see runTx
 			err := r.fn(t)
 			t.ctx = ctx
 			if err != nil {

@@ -252,6 +252,16 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) error {
 }
 
 func (s *Store) runTx(ctx context.Context, fn func(*Tx) error) error {
+	if s.dialect == SQLite {
+		// SQLite statements take microseconds and cannot be waiting on
+		// another connection's lock (one writer): a cancellable context
+		// buys nothing there but costs a goroutine per statement in the
+		// driver, and one per transaction in database/sql.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
 	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
 		return classify(fmt.Errorf("sqlstore: begin: %w", err))
