@@ -36,18 +36,9 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 }
 
 func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.PartMatch, now time.Time) error {
-	m, err := tx.MessageState(match.MessageID)
+	m, a, newest, err := tx.AttemptState(match.MessageID, match.AttemptID)
 	if err != nil {
 		return err
-	}
-	var a *unify.Attempt
-	for i := range m.Attempts {
-		if m.Attempts[i].ID == match.AttemptID {
-			a = &m.Attempts[i]
-		}
-	}
-	if a == nil {
-		return fmt.Errorf("dispatch: attempt %s of %s vanished", match.AttemptID, m.ID)
 	}
 	var part *unify.Part
 	for i := range a.Parts {
@@ -94,7 +85,7 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 	if err := tx.UpdateAttempt(a, now); err != nil {
 		return err
 	}
-	if m.Attempts[len(m.Attempts)-1].ID != a.ID || late {
+	if !newest || late {
 		return nil
 	}
 	switch agg {

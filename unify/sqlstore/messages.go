@@ -105,6 +105,66 @@ func (t *Tx) MessageState(id unify.MessageID) (*unify.Message, error) {
 	return t.s.assemble(t.ctx, t.tx, row)
 }
 
+// AttemptState reads what a receipt for a part of attempt id of message mid
+// needs: the message's head (no content), the attempt with its parts, and
+// whether it is the newest of the message's attempts (the one its status
+// follows). It returns a not_found *unify.Error when either is unknown.
+//
+// Three single-table lookups: on SQLite (through database/sql) each costs
+// 3–5 µs where a join of the same tables costs 10 µs and a correlated
+// subquery 50.
+func (t *Tx) AttemptState(mid unify.MessageID, id unify.AttemptID) (m *unify.Message, a *unify.Attempt, newest bool, err error) {
+	if m, err = t.MessageHead(mid); err != nil {
+		return nil, nil, false, err
+	}
+	var attempts []attemptRow
+	if err := t.sel(&attempts, `SELECT * FROM attempts WHERE message_id = ?`, mid); err != nil {
+		return nil, nil, false, classify(fmt.Errorf("sqlstore: read attempts: %w", err))
+	}
+	newest = true
+	var row *attemptRow
+	for i := range attempts {
+		if attempts[i].ID == string(id) {
+			row = &attempts[i]
+		}
+	}
+	if row == nil {
+		return nil, nil, false, &unify.Error{Code: unify.CodeNotFound, Message: fmt.Sprintf("no attempt %q of message %q", id, mid)}
+	}
+	for _, o := range attempts {
+		if attemptOrder(o, *row) > 0 {
+			newest = false
+		}
+	}
+	var parts []partRow
+	if err := t.sel(&parts, `SELECT * FROM parts WHERE attempt_id = ?`, id); err != nil {
+		return nil, nil, false, classify(fmt.Errorf("sqlstore: read parts: %w", err))
+	}
+	slices.SortFunc(parts, func(x, y partRow) int { return cmp.Compare(x.Seq, y.Seq) })
+	att := attemptOf(*row, m.ID, parts)
+	return m, &att, newest, nil
+}
+
+// attemptOrder orders a message's attempts: by creation, then step.
+func attemptOrder(a, b attemptRow) int {
+	return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.Step, b.Step))
+}
+
+func attemptOf(a attemptRow, mid unify.MessageID, parts []partRow) unify.Attempt {
+	att := unify.Attempt{
+		ID: unify.AttemptID(a.ID), MessageID: mid, Step: a.Step, Channel: unify.ChannelKind(a.Channel),
+		Carrier: a.Carrier, Status: unify.Status(a.Status), Segments: a.Segments, Error: a.Error,
+		At: fromMicros(a.UpdatedAt),
+	}
+	for _, p := range parts {
+		if p.AttemptID == a.ID {
+			att.Parts = append(att.Parts, unify.Part{Seq: p.Seq, Status: unify.Status(p.Status),
+				Ref: unify.ExternalRef{ID: p.ExtID, Raw: p.ExtRaw, Dec: p.ExtDec, Hex: p.ExtHex}})
+		}
+	}
+	return att
+}
+
 // MessageHead is MessageState without the attempts: what a status change
 // that does not look at earlier attempts needs.
 func (t *Tx) MessageHead(id unify.MessageID) (*unify.Message, error) {
@@ -152,36 +212,28 @@ func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row message
 			return nil, fmt.Errorf("sqlstore: decode content of %s: %w", row.ID, err)
 		}
 	}
-	// Two single-table queries sorted here: on SQLite a join or an ORDER BY
-	// costs more than the lookups themselves, and this runs on every send
-	// and every receipt.
+	// Single-table queries sorted here: on SQLite a join, a subquery or an
+	// ORDER BY costs more than the lookups themselves, and this runs on
+	// every send and every receipt.
 	var attempts []attemptRow
 	if err := sqlx.SelectContext(ctx, q, &attempts, s.w.Rebind(`SELECT * FROM attempts WHERE message_id = ?`), row.ID); err != nil {
 		return nil, classify(fmt.Errorf("sqlstore: read attempts: %w", err))
 	}
-	slices.SortFunc(attempts, func(a, b attemptRow) int {
-		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.Step, b.Step))
-	})
+	slices.SortFunc(attempts, attemptOrder)
 	var parts []partRow
 	if len(attempts) > 0 {
-		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT * FROM parts WHERE attempt_id IN (SELECT id FROM attempts WHERE message_id = ?)`), row.ID); err != nil {
+		ids := make([]any, len(attempts))
+		for i, a := range attempts {
+			ids[i] = a.ID
+		}
+		in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
+		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT * FROM parts WHERE attempt_id IN (`+in+`)`), ids...); err != nil {
 			return nil, classify(fmt.Errorf("sqlstore: read parts: %w", err))
 		}
 		slices.SortFunc(parts, func(a, b partRow) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
 	for _, a := range attempts {
-		att := unify.Attempt{
-			ID: unify.AttemptID(a.ID), MessageID: m.ID, Step: a.Step, Channel: unify.ChannelKind(a.Channel),
-			Carrier: a.Carrier, Status: unify.Status(a.Status), Segments: a.Segments, Error: a.Error,
-			At: fromMicros(a.UpdatedAt),
-		}
-		for _, p := range parts {
-			if p.AttemptID == a.ID {
-				att.Parts = append(att.Parts, unify.Part{Seq: p.Seq, Status: unify.Status(p.Status),
-					Ref: unify.ExternalRef{ID: p.ExtID, Raw: p.ExtRaw, Dec: p.ExtDec, Hex: p.ExtHex}})
-			}
-		}
-		m.Attempts = append(m.Attempts, att)
+		m.Attempts = append(m.Attempts, attemptOf(a, m.ID, parts))
 	}
 	return m, nil
 }

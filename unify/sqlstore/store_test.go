@@ -318,6 +318,40 @@ func TestMessagesAndAttempts(t *testing.T) {
 		}, att.Parts)
 		require.Equal(t, "no route", state.Attempts[1].Error)
 
+		// What a receipt reads: the attempt with its parts, the message's
+		// head, and whether a newer attempt took over.
+		a3 := &unify.Attempt{ID: "att_3", MessageID: m.ID, Step: 2, Channel: unify.ChannelSMS, Carrier: "sim-fr",
+			Status: unify.StatusSent, Segments: 1, Parts: []unify.Part{{Seq: 0, Ref: unify.ExternalRef{ID: "b1", Raw: "b1"}, Status: unify.StatusSent}}}
+		inTx(t, s, func(tx *sqlstore.Tx) error { return tx.InsertAttempt(a3, t0.Add(5*time.Second)) })
+		for _, tc := range []struct {
+			id     unify.AttemptID
+			newest bool
+			parts  []unify.Status
+		}{
+			{"att_1", false, []unify.Status{unify.StatusSent, unify.StatusFailed}},
+			{"att_3", true, []unify.Status{unify.StatusSent}},
+		} {
+			inTx(t, s, func(tx *sqlstore.Tx) error {
+				head, a, newest, err := tx.AttemptState(m.ID, tc.id)
+				require.NoError(t, err)
+				require.Equal(t, tc.newest, newest, tc.id)
+				require.Equal(t, m.ID, head.ID)
+				require.Equal(t, "partly", head.Error)
+				require.Equal(t, tc.id, a.ID)
+				var got []unify.Status
+				for i, p := range a.Parts {
+					require.Equal(t, i, p.Seq)
+					got = append(got, p.Status)
+				}
+				require.Equal(t, tc.parts, got)
+				return nil
+			})
+		}
+		require.Equal(t, unify.CodeNotFound, unify.CodeOf(s.InTx(ctx, func(tx *sqlstore.Tx) error {
+			_, _, _, err := tx.AttemptState(m.ID, "att_9")
+			return err
+		})))
+
 		for _, read := range []struct {
 			name string
 			fn   func() error
