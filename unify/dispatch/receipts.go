@@ -88,21 +88,26 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 	if !newest || late {
 		return nil
 	}
-	switch agg {
-	case unify.StatusDelivered, unify.StatusRead:
+	if agg != unify.StatusDelivered && agg != unify.StatusRead && agg != unify.StatusFailed {
+		return nil
+	}
+	pol, err := s.policy(tx.Context(), m.Policy)
+	if err != nil {
+		return err
+	}
+	// The step's timer is over. Only a step with a timeout and a step after
+	// it has one (a policy edited since leaves at most a timer that finds
+	// its attempt settled and ends).
+	if armsTimer(&pol, a.Step) {
 		if err := tx.DeleteJob(sqlstore.JobTimeout, string(a.ID)); err != nil {
 			return err
 		}
+	}
+	switch agg {
+	case unify.StatusDelivered, unify.StatusRead:
 		_, err := s.setStatus(tx, m, agg, "", now, false)
 		return err
 	case unify.StatusFailed:
-		if err := tx.DeleteJob(sqlstore.JobTimeout, string(a.ID)); err != nil {
-			return err
-		}
-		pol, err := s.policy(tx.Context(), m.Policy)
-		if err != nil {
-			return err
-		}
 		if a.Step < len(pol.Steps)-1 {
 			if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
 				return err

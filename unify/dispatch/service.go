@@ -50,8 +50,9 @@ type Config struct {
 	Channels []Channel
 	// Owner names this instance in job and event leases.
 	Owner string
-	// Workers is how many sends may be in flight at once (default 256): enough
-	// to keep every bind's window full.
+	// Workers is how many sends of queued jobs may be in flight at once
+	// (default 256): enough to keep every bind's window full. As many again
+	// serve the lane (messages this instance just accepted).
 	Workers int
 	// Lease is how long a claimed job is ours without news from us (default
 	// 30s): Run renews the leases of the jobs in progress every third of it,
@@ -374,13 +375,18 @@ func (s *Service) setStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status, 
 	if err := tx.UpdateMessage(m, now); err != nil {
 		return false, err
 	}
+	return true, s.announce(tx, m, now)
+}
+
+// announce queues the status event of a message whose new status tx stored.
+func (s *Service) announce(tx *sqlstore.Tx, m *unify.Message, now time.Time) error {
 	ev, err := s.statusEvent(m, now)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := tx.AddEvent(ev, m.ID); err != nil {
-		return false, err
+		return err
 	}
-	s.metrics.status.WithLabelValues(string(m.Channel), string(st)).Inc()
-	return true, nil
+	s.metrics.status.WithLabelValues(string(m.Channel), string(m.Status)).Inc()
+	return nil
 }

@@ -248,7 +248,7 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job, m *unify.Message) er
 		}
 		res, err := s.channels[step.Channel].Send(ctx, m, a, &pol)
 		if err == nil {
-			return s.recordSent(ctx, j, m, a, res, step, i == len(pol.Steps)-1, failures)
+			return s.recordSent(ctx, j, m, a, res, &pol, failures)
 		}
 		kind := unify.SendKind(err)
 		// A step that keeps failing temporarily while later steps exist is
@@ -299,7 +299,7 @@ func (s *Service) prepare(m *unify.Message, p *unify.Policy, i int) (*unify.Atte
 	return &unify.Attempt{ID: unify.NewAttemptID(), MessageID: m.ID, Step: i, Channel: step.Channel, Carrier: c.Name, Status: unify.StatusSending}, ""
 }
 
-func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Message, a *unify.Attempt, res unify.SendResult, step unify.Step, last bool, failures []*unify.Attempt) error {
+func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Message, a *unify.Attempt, res unify.SendResult, pol *unify.Policy, failures []*unify.Attempt) error {
 	now := s.now()
 	a.Status, a.Segments, a.Parts = unify.StatusSent, res.Segments, res.Parts
 	for i := range a.Parts {
@@ -308,10 +308,6 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		}
 	}
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		cur, err := tx.MessageHead(m.ID)
-		if err != nil {
-			return err
-		}
 		for _, f := range failures {
 			if err := tx.InsertAttempt(f, now); err != nil {
 				return err
@@ -320,15 +316,33 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		if err := tx.InsertAttempt(a, now); err != nil {
 			return err
 		}
-		cur.Channel, cur.Carrier = a.Channel, a.Carrier
-		if _, err := s.setStatus(tx, cur, unify.StatusSent, "", now, true); err != nil {
+		// The message as the job read it is almost always still so: moved
+		// on that condition, it needs no read; otherwise it is read anew.
+		cur := &unify.Message{}
+		*cur = *m
+		cur.Attempts = nil
+		cur.Channel, cur.Carrier, cur.Status, cur.Error, cur.UpdatedAt = a.Channel, a.Carrier, unify.StatusSent, "", now
+		moved, err := tx.MoveMessage(cur, m.Status, now)
+		switch {
+		case err != nil:
+			return err
+		case moved:
+			err = s.announce(tx, cur, now)
+		default:
+			if cur, err = tx.MessageHead(m.ID); err != nil {
+				return err
+			}
+			cur.Channel, cur.Carrier = a.Channel, a.Carrier
+			_, err = s.setStatus(tx, cur, unify.StatusSent, "", now, true)
+		}
+		if err != nil {
 			return err
 		}
 		if err := tx.SetConversation(cur); err != nil {
 			return err
 		}
-		if step.Timeout > 0 && !last {
-			if err := tx.AddJob(sqlstore.JobTimeout, string(a.ID), now.Add(step.Timeout)); err != nil {
+		if armsTimer(pol, a.Step) {
+			if err := tx.AddJob(sqlstore.JobTimeout, string(a.ID), now.Add(pol.Steps[a.Step].Timeout)); err != nil {
 				return err
 			}
 		}
@@ -511,6 +525,12 @@ func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
 		s.cfg.OnEvents()
 	}
 	return err
+}
+
+// armsTimer reports whether step of p waits for a delivery under a timer:
+// it has a timeout and a step to fall back to.
+func armsTimer(p *unify.Policy, step int) bool {
+	return step < len(p.Steps)-1 && p.Steps[step].Timeout > 0
 }
 
 // liveAttempt returns attempt id of m if it is still the live one: the

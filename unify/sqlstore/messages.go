@@ -51,6 +51,7 @@ type attemptRow struct {
 
 type partRow struct {
 	AttemptID string `db:"attempt_id"`
+	MessageID string `db:"message_id"`
 	Seq       int    `db:"seq"`
 	Carrier   string `db:"carrier"`
 	ExtID     string `db:"ext_id"`
@@ -249,6 +250,24 @@ func (t *Tx) UpdateMessage(m *unify.Message, now time.Time) error {
 	return nil
 }
 
+// MoveMessage is UpdateMessage for a caller that knows the message as it
+// was (status was, and its number): it changes nothing and returns false
+// when the stored message is no longer so (a receipt, an erasure or
+// another instance got there first), sparing the read of its head otherwise.
+func (t *Tx) MoveMessage(m *unify.Message, was unify.Status, now time.Time) (bool, error) {
+	res, err := t.exec(`UPDATE messages SET status = ?, channel = ?, carrier = ?, error = ?, updated_at = ?
+		WHERE id = ? AND status = ? AND to_number = ?`,
+		m.Status, m.Channel, m.Carrier, m.Error, micros(now), m.ID, was, m.To)
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: update message: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlstore: update message: %w", err)
+	}
+	return n == 1, nil
+}
+
 // InsertAttempt stores a new attempt with its parts.
 func (t *Tx) InsertAttempt(a *unify.Attempt, now time.Time) error {
 	_, err := t.exec(`INSERT INTO attempts (id, message_id, step, channel, carrier, status, segments, error, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)`,
@@ -268,8 +287,8 @@ func (t *Tx) InsertAttempt(a *unify.Attempt, now time.Time) error {
 		}
 	}
 	for _, p := range a.Parts {
-		_, err := t.exec(`INSERT INTO parts (attempt_id, seq, carrier, ext_id, ext_raw, ext_dec, ext_hex, status) VALUES (?,?,?,?,?,?,?,?)`,
-			a.ID, p.Seq, a.Carrier, p.Ref.ID, p.Ref.Raw, p.Ref.Dec, p.Ref.Hex, p.Status)
+		_, err := t.exec(`INSERT INTO parts (attempt_id, message_id, seq, carrier, ext_id, ext_raw, ext_dec, ext_hex, status) VALUES (?,?,?,?,?,?,?,?,?)`,
+			a.ID, a.MessageID, p.Seq, a.Carrier, p.Ref.ID, p.Ref.Raw, p.Ref.Dec, p.Ref.Hex, p.Status)
 		if err != nil {
 			return fmt.Errorf("sqlstore: insert part: %w", err)
 		}
@@ -322,29 +341,31 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 		if l.val == "" {
 			continue
 		}
-		// Parts first, then their attempts: on SQLite the join costs more
-		// than the two lookups.
 		var hits []struct {
 			AttemptID string `db:"attempt_id"`
+			MessageID string `db:"message_id"`
 			Seq       int    `db:"seq"`
 		}
-		q := `SELECT attempt_id, seq FROM parts WHERE carrier = ? AND ` + l.col + ` = ? AND ` + l.col + ` <> ''`
+		q := `SELECT attempt_id, message_id, seq FROM parts WHERE carrier = ? AND ` + l.col + ` = ? AND ` + l.col + ` <> ''`
 		if err := t.sel(&hits, q, carrier, l.val); err != nil {
 			return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part: %w", err))
 		}
+		if len(hits) == 1 {
+			h := hits[0]
+			return PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(h.MessageID), Seq: h.Seq}, true, nil
+		}
+		// A recycled id: the newest attempt wins. Looked up one by one: on
+		// SQLite a join costs more than the lookups.
 		var best PartMatch
 		var bestAt int64
 		for _, h := range hits {
-			var a struct {
-				MessageID string `db:"message_id"`
-				CreatedAt int64  `db:"created_at"`
-			}
-			if err := t.get(&a, `SELECT message_id, created_at FROM attempts WHERE id = ?`, h.AttemptID); err != nil {
+			var createdAt int64
+			if err := t.get(&createdAt, `SELECT created_at FROM attempts WHERE id = ?`, h.AttemptID); err != nil {
 				return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part's attempt: %w", err))
 			}
-			if best.AttemptID == "" || a.CreatedAt > bestAt {
-				best = PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(a.MessageID), Seq: h.Seq}
-				bestAt = a.CreatedAt
+			if best.AttemptID == "" || createdAt > bestAt {
+				best = PartMatch{AttemptID: unify.AttemptID(h.AttemptID), MessageID: unify.MessageID(h.MessageID), Seq: h.Seq}
+				bestAt = createdAt
 			}
 		}
 		if best.AttemptID != "" {

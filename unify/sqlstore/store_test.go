@@ -1504,3 +1504,40 @@ func summaryIDs(p sqlstore.TrafficPage) []unify.MessageID {
 	}
 	return out
 }
+
+// MoveMessage changes a message only while it is as the caller last saw it:
+// same status, same number (an erasure replaces the number).
+func TestMoveMessage(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
+		ctx := context.Background()
+		m := newMessage("msg_move", t0)
+		insertMessages(t, s, m)
+		move := func(to unify.Status, was unify.Status, number string) bool {
+			next := *m
+			next.Status, next.Channel, next.Carrier, next.To = to, unify.ChannelSMS, "sim-fr", number
+			var moved bool
+			inTx(t, s, func(tx *sqlstore.Tx) error {
+				var err error
+				moved, err = tx.MoveMessage(&next, was, t0.Add(time.Second))
+				return err
+			})
+			return moved
+		}
+		require.False(t, move(unify.StatusSent, unify.StatusSending, m.To), "status differs")
+		require.False(t, move(unify.StatusSent, unify.StatusAccepted, "+33600000000"), "number differs")
+		got, err := s.Message(ctx, m.ID)
+		require.NoError(t, err)
+		require.Equal(t, unify.StatusAccepted, got.Status)
+		require.Equal(t, t0, got.UpdatedAt)
+
+		require.True(t, move(unify.StatusSent, unify.StatusAccepted, m.To))
+		got, err = s.Message(ctx, m.ID)
+		require.NoError(t, err)
+		require.Equal(t, unify.StatusSent, got.Status)
+		require.Equal(t, unify.ChannelSMS, got.Channel)
+		require.Equal(t, "sim-fr", got.Carrier)
+		require.Equal(t, t0.Add(time.Second), got.UpdatedAt)
+		require.False(t, move(unify.StatusSent, unify.StatusAccepted, m.To), "already moved")
+	})
+}
