@@ -49,6 +49,18 @@ type Channel struct {
 	partRetry time.Duration
 }
 
+// Ready reports whether the link to carrier can submit now (a bind is up
+// on this instance): the core hands messages straight to its workers only
+// then.
+func (c *Channel) Ready(carrier string) bool {
+	l, ok := c.links[carrier]
+	if !ok {
+		return false
+	}
+	r, ok := l.(interface{ Ready() bool })
+	return !ok || r.Ready()
+}
+
 // New builds the channel.
 func New(cfg Config) *Channel {
 	if cfg.Logger == nil {

@@ -159,3 +159,27 @@ func TestInboundOverSMPP(t *testing.T) {
 	}
 	require.Equal(t, "Ünïcode 😀 long reply", strings.Join(pieces, ""))
 }
+
+type submitFunc func(ctx context.Context, p smpp.Part) (string, error)
+
+func (f submitFunc) Submit(ctx context.Context, p smpp.Part) (string, error) { return f(ctx, p) }
+
+type readySubmitter struct {
+	submitFunc
+	up bool
+}
+
+func (r readySubmitter) Ready() bool { return r.up }
+
+// The channel is ready for a carrier when its link says a bind is up here;
+// a link that cannot tell is taken as ready, an unknown carrier is not.
+func TestChannelReady(t *testing.T) {
+	t.Parallel()
+	never := submitFunc(func(context.Context, smpp.Part) (string, error) { return "", nil })
+	ch := sms.New(sms.Config{Links: map[string]sms.Submitter{
+		"up": readySubmitter{never, true}, "down": readySubmitter{never, false}, "plain": never,
+	}})
+	for carrier, want := range map[string]bool{"up": true, "down": false, "plain": true, "unknown": false} {
+		require.Equal(t, want, ch.Ready(carrier), carrier)
+	}
+}

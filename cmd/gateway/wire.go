@@ -73,6 +73,10 @@ type gateway struct {
 	sweeper  *privacy.Sweeper
 }
 
+// The SMS channel tells the core when its binds are down here, so that
+// accepted messages are left to the queue rather than wait in the lane.
+var _ dispatch.Readier = (*sms.Channel)(nil)
+
 func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gateway, err error) {
 	g = &gateway{cfg: cfg, log: logger, links: map[string]*smpp.Link{}, registry: prometheus.NewRegistry()}
 	defer func() {

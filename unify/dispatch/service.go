@@ -35,6 +35,14 @@ type ContentChecker interface {
 	CheckContent(c *unify.Content) []unify.FieldError
 }
 
+// Readier is implemented by channels whose carrier links can be down, or
+// held by another instance (SMPP binds). A message whose first channel is
+// not ready here is left to the queue, where any instance may take it,
+// instead of waiting in this one's lane for a link.
+type Readier interface {
+	Ready(carrier string) bool
+}
+
 // Revoker is implemented by channels that can withdraw a message the phone
 // has not received yet (RCS). Revoke returns nil when the message is
 // withdrawn, an error wrapping unify.ErrAlreadyDelivered when it reached the
@@ -207,7 +215,7 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 	m.Attempts = []unify.Attempt{}
 	var replay *unify.Message
 	var job sqlstore.Job
-	laned := s.takeLane()
+	laned := s.readyFor(m, &pol) && s.takeLane()
 	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		if idem.Key != "" {
 			hash, id, found, err := tx.Idempotent(idem.Scope, idem.Key)
@@ -244,6 +252,7 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 		return replay, true, nil
 	}
 	s.metrics.accepted.Inc()
+	s.metrics.acceptPath(laned).Inc()
 	if laned {
 		// The worker gets its own copy: the caller goes on reading m.
 		own := *m
@@ -274,6 +283,24 @@ func (s *Service) takeLane() bool {
 }
 
 func (s *Service) giveLaneBack() { s.laneTaken.Add(-1) }
+
+// readyFor reports whether the channel of the first step that applies to m
+// under p can send from this instance now.
+func (s *Service) readyFor(m *unify.Message, p *unify.Policy) bool {
+	c, ok := s.cfg.Router.Route(m.To)
+	if !ok {
+		return false
+	}
+	for _, step := range p.Steps {
+		ch, ok := s.channels[step.Channel]
+		if !ok || !c.Offers(step.Channel) || step.Channel == unify.ChannelMMS && !m.Content.HasMedia() {
+			continue
+		}
+		r, ok := ch.(Readier)
+		return !ok || r.Ready(c.Name)
+	}
+	return false
+}
 
 // uncarriable returns the content problems that rule out every step of p,
 // so the API refuses a message no channel could carry (RCS-only policy,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"gateway/carriers"
@@ -450,4 +451,59 @@ func TestLaneReleasedWhenRunStops(t *testing.T) {
 		require.Equal(t, 1, n, "%q sent %d times", text, n)
 	}
 	require.Len(t, sent, len(ids))
+}
+
+// readyChannel is a fake SMS channel whose link can be down.
+type readyChannel struct {
+	fakeChannel
+	ready atomic.Bool
+}
+
+func (r *readyChannel) Ready(string) bool { return r.ready.Load() }
+
+// A message whose channel cannot send from this instance now (no bind up
+// here) is left to the queue, where any instance may claim it; one that can
+// goes straight to this instance's workers.
+func TestLaneOnlyWhileTheChannelIsReady(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newStore(t)
+	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
+	require.NoError(t, err)
+	var n atomic.Int32
+	sms := &readyChannel{fakeChannel: fakeChannel{kind: unify.ChannelSMS, SendFunc: func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref(fmt.Sprint(n.Add(1)))}}}, nil
+	}}}
+	reg := prometheus.NewRegistry()
+	svc := dispatch.New(dispatch.Config{
+		Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: router,
+		Channels: []dispatch.Channel{sms}, Workers: 4, Registerer: reg,
+	}, st)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = svc.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	b := &bundle{store: st, svc: svc}
+	paths := func() map[string]float64 {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		out := map[string]float64{}
+		for _, f := range families {
+			if f.GetName() != "gateway_accepted_paths_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+		return out
+	}
+	for _, ready := range []bool{false, true} {
+		sms.ready.Store(ready)
+		for i := 0; i < 3; i++ {
+			m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Content: text("hello")})
+			b.waitStatus(t, m.ID, unify.StatusSent)
+		}
+	}
+	require.Equal(t, map[string]float64{"queue": 3, "lane": 3}, paths())
 }
