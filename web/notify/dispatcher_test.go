@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -525,7 +526,7 @@ func TestConcurrencyBound(t *testing.T) {
 	b.cfg.Concurrency = 3
 	created := b.clock.Now().Add(-time.Minute)
 	var ids []string
-	for i := range 20 {
+	for i := range 60 {
 		ids = append(ids, b.store.add(fmt.Sprintf("msg_%d", i), created))
 	}
 	// A second event of a key already in the first batch.
@@ -533,8 +534,8 @@ func TestConcurrencyBound(t *testing.T) {
 	b.start(t)
 
 	eventually(t, func() bool { return b.recv.inFlight() == 3 }, "three POSTs in flight")
-	eventually(t, func() bool { return b.store.leased() == 12 }, "four times the POST slots claimed ahead")
-	require.Never(t, func() bool { return b.recv.inFlight() > 3 || b.store.leased() > 12 },
+	eventually(t, func() bool { return b.store.leased() == 48 }, "sixteen times the POST slots claimed ahead")
+	require.Never(t, func() bool { return b.recv.inFlight() > 3 || b.store.leased() > 48 },
 		50*time.Millisecond, 2*time.Millisecond)
 	open()
 	eventually(t, func() bool { return b.store.delivered(ids...) }, "all delivered")
@@ -793,4 +794,38 @@ func ExampleVerify() {
 	handler.ServeHTTP(rec, req)
 	fmt.Println(rec.Code)
 	// Output: 204
+}
+
+// An event claimed ahead that waited for a POST slot until its lease could
+// run out during its own POST is handed back unsent and claimed again: a
+// peer instance could otherwise send it at the same time.
+func TestLeaseTooShortToPostIsHandedBack(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var first atomic.Bool
+	b := setup(t, func(_ received, r *http.Request) int {
+		if first.CompareAndSwap(false, true) {
+			select { // the first POST holds the only slot
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return http.StatusOK
+	})
+	b.cfg.Concurrency = 1
+	b.cfg.Timeout = 10 * time.Second
+	b.cfg.Lease = 25 * time.Second
+	created := b.clock.Now().Add(-time.Minute)
+	a, c := b.store.add("msg_a", created), b.store.add("msg_b", created)
+	b.start(t)
+	eventually(t, func() bool { return b.recv.inFlight() == 1 && b.store.leased() == 2 }, "one POST, both claimed")
+	b.clock.Advance(20 * time.Second) // the waiting event's lease now ends 5 s from now: less than a POST may take
+	close(release)
+	eventually(t, func() bool { return b.store.delivered(a, c) }, "both delivered")
+	require.Len(t, b.recv.ids(), 2, "each event POSTed once")
+	var reasons []string
+	for _, f := range b.store.event(b.recv.ids()[1]).failures {
+		reasons = append(reasons, f.err)
+	}
+	require.Equal(t, []string{"notify: lease too short to post; released"}, reasons)
 }
