@@ -189,7 +189,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	r := &run{
 		d:        d,
 		inflight: make(map[string]struct{}, d.cfg.Concurrency),
-		posting:  make(chan struct{}, d.cfg.Concurrency),
+		queue:    make(chan claimed, prefetch*d.cfg.Concurrency),
 		done:     make(chan struct{}, 1),
 		ok:       make(chan unify.OutboxEvent, prefetch*d.cfg.Concurrency),
 	}
@@ -198,7 +198,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		defer close(recorded)
 		r.recordDeliveries(ctx)
 	}()
+	// A fixed pool of POST workers rather than a goroutine per event: each
+	// POST goes deep into net/http, and a new goroutine's stack would grow
+	// (and be copied) several times on every one.
+	for range d.cfg.Concurrency {
+		r.wg.Go(func() { r.postEvents(ctx) })
+	}
 	defer func() {
+		close(r.queue)
 		r.wg.Wait()
 		close(r.ok)
 		<-recorded
@@ -244,7 +251,7 @@ var errLeaseShort = errors.New("notify: lease too short to post; released")
 type run struct {
 	d       *Dispatcher
 	wg      sync.WaitGroup
-	posting chan struct{}          // one token per POST in flight
+	queue   chan claimed           // claimed events waiting for a POST worker
 	done    chan struct{}          // an event is settled: its outcome is recorded
 	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
 	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
@@ -281,7 +288,8 @@ func (r *run) release(key string) {
 func (r *run) claim(ctx context.Context, free int) {
 	d := r.d
 	now := d.cfg.NowFunc()
-	evs, err := d.store.ClaimEvents(ctx, d.cfg.Owner, now, now.Add(d.cfg.Lease), free)
+	leaseUntil := now.Add(d.cfg.Lease)
+	evs, err := d.store.ClaimEvents(ctx, d.cfg.Owner, now, leaseUntil, free)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -296,11 +304,10 @@ func (r *run) claim(ctx context.Context, free int) {
 		d.log.Info("notify: claiming events works again")
 		r.failing = false
 	}
-	leaseUntil := now.Add(d.cfg.Lease)
 	for _, ev := range evs {
 		// A correct store never does this (the key's previous event is
 		// still leased and undelivered until its outcome is recorded: see
-		// the order in the goroutine below), but two POSTs of one key at
+		// the order in postEvents), but two POSTs of one key at
 		// once would break the order the receiver relies on. An event
 		// skipped here comes back when its lease runs out.
 		if !r.take(ev.Key) {
@@ -308,32 +315,42 @@ func (r *run) claim(ctx context.Context, free int) {
 				"event_id", ev.ID)
 			continue
 		}
-		r.wg.Go(func() {
-			var err error
-			select {
-			case r.posting <- struct{}{}:
-				if d.cfg.NowFunc().Add(d.cfg.Timeout).After(leaseUntil) {
-					err = errLeaseShort
-				} else {
-					err = d.post(ctx, ev)
-				}
-				<-r.posting
-			case <-ctx.Done():
-				err = ctx.Err()
+		r.queue <- claimed{ev: ev, leaseUntil: leaseUntil} // never blocks: at most prefetch × Concurrency are unsettled
+	}
+}
+
+// claimed is an event leased to this instance until leaseUntil.
+type claimed struct {
+	ev         unify.OutboxEvent
+	leaseUntil time.Time
+}
+
+// postEvents is a POST worker: it sends claimed events until the queue is
+// closed. Once ctx is done, what is left is handed back unsent.
+func (r *run) postEvents(ctx context.Context) {
+	d := r.d
+	for c := range r.queue {
+		ev := c.ev
+		err := ctx.Err()
+		if err == nil {
+			if d.cfg.NowFunc().Add(d.cfg.Timeout).After(c.leaseUntil) {
+				err = errLeaseShort
+			} else {
+				err = d.post(ctx, ev)
 			}
-			// Free the key before recording the outcome: until the store
-			// has it, the store offers nothing more of this key, and once
-			// it has it the next claim may start the key's next event. (Freed
-			// after, a claim between the two would meet the next event
-			// with its key still taken, and skip it for a whole lease.)
-			r.release(ev.Key)
-			if err == nil {
-				r.ok <- ev
-				return
-			}
-			d.record(ctx, ev, err)
-			r.settled(1)
-		})
+		}
+		// Free the key before recording the outcome: until the store has
+		// it, the store offers nothing more of this key, and once it has it
+		// the next claim may start the key's next event. (Freed after, a
+		// claim between the two would meet the next event with its key
+		// still taken, and skip it for a whole lease.)
+		r.release(ev.Key)
+		if err == nil {
+			r.ok <- ev
+			continue
+		}
+		d.record(ctx, ev, err)
+		r.settled(1)
 	}
 }
 
