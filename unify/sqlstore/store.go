@@ -188,7 +188,11 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error { return s.w.PingContext(ctx) }
 
 // Migrate applies the embedded migrations of the store's dialect.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, 0) }
+
+// migrateTo applies the migrations up to version, or all of them when
+// version is 0 (tests migrate part way to check how later ones treat rows).
+func (s *Store) migrateTo(ctx context.Context, version int64) error {
 	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
 	if err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
@@ -216,7 +220,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if version == 0 {
+		_, err = p.Up(ctx)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	return nil

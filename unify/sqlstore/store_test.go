@@ -331,21 +331,26 @@ func TestMessagesAndAttempts(t *testing.T) {
 			{"att_1", false, []unify.Status{unify.StatusSent, unify.StatusFailed}},
 			{"att_3", true, []unify.Status{unify.StatusSent}},
 		} {
+			var (
+				head   *unify.Message
+				a      *unify.Attempt
+				newest bool
+			)
 			inTx(t, s, func(tx *sqlstore.Tx) error {
-				head, a, newest, err := tx.AttemptState(m.ID, tc.id)
-				require.NoError(t, err)
-				require.Equal(t, tc.newest, newest, tc.id)
-				require.Equal(t, m.ID, head.ID)
-				require.Equal(t, "partly", head.Error)
-				require.Equal(t, tc.id, a.ID)
-				var got []unify.Status
-				for i, p := range a.Parts {
-					require.Equal(t, i, p.Seq)
-					got = append(got, p.Status)
-				}
-				require.Equal(t, tc.parts, got)
-				return nil
+				var err error
+				head, a, newest, err = tx.AttemptState(m.ID, tc.id)
+				return err
 			})
+			require.Equal(t, tc.newest, newest, tc.id)
+			require.Equal(t, m.ID, head.ID)
+			require.Equal(t, "partly", head.Error)
+			require.Equal(t, tc.id, a.ID)
+			var got []unify.Status
+			for i, p := range a.Parts {
+				require.Equal(t, i, p.Seq)
+				got = append(got, p.Status)
+			}
+			require.Equal(t, tc.parts, got)
 		}
 		require.Equal(t, unify.CodeNotFound, unify.CodeOf(s.InTx(ctx, func(tx *sqlstore.Tx) error {
 			_, _, _, err := tx.AttemptState(m.ID, "att_9")
