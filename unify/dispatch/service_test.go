@@ -69,6 +69,27 @@ func newStore(t *testing.T) *sqlstore.Store {
 	return st
 }
 
+// smsRouter routes every French number to one carrier offering only SMS.
+func smsRouter(t *testing.T) *carriers.Router {
+	t.Helper()
+	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
+	require.NoError(t, err)
+	return router
+}
+
+// run builds a service on st and runs it until the returned stop is called
+// or the test ends, whichever comes first.
+func run(t *testing.T, st *sqlstore.Store, cfg dispatch.Config) (*dispatch.Service, func()) {
+	t.Helper()
+	svc := dispatch.New(cfg, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return svc, stop
+}
+
 func setup(t *testing.T, policies ...unify.Policy) *bundle {
 	t.Helper()
 	ctx := context.Background()
@@ -86,16 +107,12 @@ func setup(t *testing.T, policies ...unify.Policy) *bundle {
 	rcs := &fakeRCS{fakeChannel: fakeChannel{kind: unify.ChannelRCS, SendFunc: func(m *unify.Message, a *unify.Attempt) (unify.SendResult, error) {
 		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: unify.ExternalRef{ID: string(a.ID), Raw: string(a.ID)}}}}, nil
 	}}, RevokeFunc: func(*unify.Attempt) error { return nil }}
-	svc := dispatch.New(dispatch.Config{
+	svc, _ := run(t, st, dispatch.Config{
 		Senders:  []unify.Sender{{Name: "acme", SMSSource: "ACME", SMSNumbers: []string{"+33700000001"}, RBMAgent: "acme_agent"}},
 		Router:   router,
 		Channels: []dispatch.Channel{sms, rcs},
 		Workers:  4,
-	}, st)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = svc.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	})
 	return &bundle{store: st, svc: svc, sms: sms, rcs: rcs}
 }
 
@@ -360,8 +377,7 @@ func TestSlowSendKeepsItsLease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := newStore(t)
-	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
-	require.NoError(t, err)
+	router := smsRouter(t)
 	var sends atomic.Int32
 	slow := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
 		sends.Add(1)
@@ -370,15 +386,11 @@ func TestSlowSendKeepsItsLease(t *testing.T) {
 	}}
 	var svcs []*dispatch.Service
 	for _, owner := range []string{"instance-a", "instance-b"} {
-		svc := dispatch.New(dispatch.Config{
+		svc, _ := run(t, st, dispatch.Config{
 			Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: router,
 			Channels: []dispatch.Channel{slow}, Workers: 2, Owner: owner,
 			Lease: 150 * time.Millisecond, SendTimeout: 5 * time.Second,
-		}, st)
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { _ = svc.Run(runCtx); close(done) }()
-		t.Cleanup(func() { cancel(); <-done })
+		})
 		svcs = append(svcs, svc)
 	}
 	m, _, err := svcs[0].Accept(ctx, &unify.Message{To: "+33612345678", From: "acme", Content: text("slow")}, unify.Idempotency{})
@@ -397,8 +409,7 @@ func TestLaneReleasedWhenRunStops(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := newStore(t)
-	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
-	require.NoError(t, err)
+	router := smsRouter(t)
 	gate := make(chan struct{})
 	var mu sync.Mutex
 	sent := map[string]int{}
@@ -410,14 +421,10 @@ func TestLaneReleasedWhenRunStops(t *testing.T) {
 		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref(m.Content.Text)}}}, nil
 	}}
 	start := func(owner string) (*dispatch.Service, func()) {
-		svc := dispatch.New(dispatch.Config{
+		return run(t, st, dispatch.Config{
 			Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: router,
 			Channels: []dispatch.Channel{sms}, Workers: 1, Owner: owner, Lease: time.Minute,
-		}, st)
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { _ = svc.Run(runCtx); close(done) }()
-		return svc, func() { cancel(); <-done }
+		})
 	}
 	first, stopFirst := start("instance-a")
 	accept := func(svc *dispatch.Service, text string) unify.MessageID {
@@ -439,8 +446,7 @@ func TestLaneReleasedWhenRunStops(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	close(gate) // the sends in flight finish; Run returns
 	<-stopped
-	_, stopSecond := start("instance-b")
-	defer stopSecond()
+	start("instance-b")
 	b := &bundle{store: st}
 	for _, id := range ids {
 		b.waitStatus(t, id, unify.StatusSent)
@@ -466,23 +472,16 @@ func (r *readyChannel) Ready(string) bool { return r.ready.Load() }
 // goes straight to this instance's workers.
 func TestLaneOnlyWhileTheChannelIsReady(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	st := newStore(t)
-	router, err := carriers.NewRouter([]carriers.Carrier{{Name: "sim", Prefixes: []string{"+33"}, Channels: []unify.ChannelKind{unify.ChannelSMS}}})
-	require.NoError(t, err)
 	var n atomic.Int32
 	sms := &readyChannel{fakeChannel: fakeChannel{kind: unify.ChannelSMS, SendFunc: func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
 		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref(fmt.Sprint(n.Add(1)))}}}, nil
 	}}}
 	reg := prometheus.NewRegistry()
-	svc := dispatch.New(dispatch.Config{
-		Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: router,
+	svc, _ := run(t, st, dispatch.Config{
+		Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}}, Router: smsRouter(t),
 		Channels: []dispatch.Channel{sms}, Workers: 4, Registerer: reg,
-	}, st)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = svc.Run(runCtx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	})
 	b := &bundle{store: st, svc: svc}
 	paths := func() map[string]float64 {
 		families, err := reg.Gather()
