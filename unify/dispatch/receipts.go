@@ -91,14 +91,17 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 	if agg != unify.StatusDelivered && agg != unify.StatusRead && agg != unify.StatusFailed {
 		return nil
 	}
+	// A policy deleted since the send leaves no timer to spare and no next
+	// step: the receipt still settles the message.
 	pol, err := s.policy(tx.Context(), m.Policy)
-	if err != nil {
+	if err != nil && unify.CodeOf(err) != unify.CodeNotFound {
 		return err
 	}
+	gone := err != nil
 	// The step's timer is over. Only a step with a timeout and a step after
 	// it has one (a policy edited since leaves at most a timer that finds
 	// its attempt settled and ends).
-	if armsTimer(&pol, a.Step) {
+	if gone || armsTimer(&pol, a.Step) {
 		if err := tx.DeleteJob(sqlstore.JobTimeout, string(a.ID)); err != nil {
 			return err
 		}
@@ -108,7 +111,7 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 		_, err := s.setStatus(tx, m, agg, "", now, false)
 		return err
 	case unify.StatusFailed:
-		if a.Step < len(pol.Steps)-1 {
+		if !gone && a.Step < len(pol.Steps)-1 {
 			if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
 				return err
 			}

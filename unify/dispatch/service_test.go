@@ -506,3 +506,23 @@ func TestLaneOnlyWhileTheChannelIsReady(t *testing.T) {
 	}
 	require.Equal(t, map[string]float64{"queue": 3, "lane": 3}, paths())
 }
+
+// A policy deleted while its messages wait for their receipts: a receipt
+// still settles its message (delivered; failed with no next step to take).
+func TestReceiptAfterItsPolicyIsDeleted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, unify.Policy{Name: "sms-then-rcs", Steps: []unify.Step{{Channel: unify.ChannelSMS}, {Channel: unify.ChannelRCS}}})
+	ctx := context.Background()
+	var ids []unify.MessageID
+	for range 2 {
+		m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Policy: "sms-then-rcs", Content: text("hello")})
+		b.waitStatus(t, m.ID, unify.StatusSent)
+		ids = append(ids, m.ID)
+	}
+	require.NoError(t, b.svc.DeletePolicy(ctx, "sms-then-rcs"))
+	require.NoError(t, b.svc.HandleReceipt(ctx, unify.Receipt{Channel: unify.ChannelSMS, Carrier: "sim", Ref: ref("1"), Status: unify.StatusDelivered}))
+	require.NoError(t, b.svc.HandleReceipt(ctx, unify.Receipt{Channel: unify.ChannelSMS, Carrier: "sim", Ref: ref("2"), Status: unify.StatusFailed}))
+	b.waitStatus(t, ids[0], unify.StatusDelivered)
+	got := b.waitStatus(t, ids[1], unify.StatusFailed)
+	require.Len(t, got.Attempts, 1, "no fallback without the policy")
+}
