@@ -526,3 +526,22 @@ func TestReceiptAfterItsPolicyIsDeleted(t *testing.T) {
 	got := b.waitStatus(t, ids[1], unify.StatusFailed)
 	require.Len(t, got.Attempts, 1, "no fallback without the policy")
 }
+
+// A message whose policy is deleted while it waits in the queue fails with
+// a reason instead of being retried for ever.
+func TestQueuedMessageWhosePolicyIsDeleted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, unify.Policy{Name: "sms-only", Steps: []unify.Step{{Channel: unify.ChannelSMS}}})
+	ctx := context.Background()
+	gate := make(chan struct{})
+	b.sms.SendFunc = func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		<-gate
+		return unify.SendResult{}, &unify.SendError{Kind: unify.ErrTemporary, Err: errors.New("no bind")}
+	}
+	m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Policy: "sms-only", Content: text("hello")})
+	require.Eventually(t, func() bool { return b.sms.calls.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, b.svc.DeletePolicy(ctx, "sms-only"))
+	close(gate) // the send fails temporarily; its retry finds the policy gone
+	got := b.waitStatus(t, m.ID, unify.StatusFailed)
+	require.Equal(t, "policy sms-only no longer exists", got.Error)
+}

@@ -231,6 +231,10 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job, m *unify.Message) er
 		return s.recordFinalFailure(ctx, j, m, nil, reason)
 	}
 	pol, err := s.policy(ctx, m.Policy)
+	if unify.CodeOf(err) == unify.CodeNotFound {
+		// Deleted while the message waited: nothing says how to send it.
+		return s.recordFinalFailure(ctx, j, m, nil, "policy "+m.Policy+" no longer exists")
+	}
 	if err != nil {
 		return err
 	}
@@ -451,6 +455,11 @@ func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
 		return err
 	}
 	pol, err := s.policy(ctx, msg.Policy)
+	if unify.CodeOf(err) == unify.CodeNotFound {
+		// Deleted since the send: the defaults decide, and the next send
+		// fails the message for want of a policy.
+		pol, err = unify.Policy{Name: msg.Policy}, nil
+	}
 	if err != nil {
 		return err
 	}
