@@ -44,7 +44,7 @@ fuzz:
 	done
 
 # The standard load scenario (see scripts/bench.sh for knobs: N, CONCURRENCY,
-# RATE, ENCRYPTION): one line of figures.
+# RATE, ENCRYPTION): one line of figures, one of the CPU each process used.
 bench:
 	./scripts/bench.sh
 

@@ -2,7 +2,8 @@
 # The standard benchmark scenario (make bench): the gateway on SQLite and the
 # simulated carrier as separate processes, 20,000 short messages through the
 # REST API with 32 clients, delivery receipts on, events to a local sink run
-# by the load tool. Prints one line of figures.
+# by the load tool. Prints one line of figures,
+# then the CPU seconds the gateway, the simulator and the load tool used.
 set -euo pipefail
 N="${N:-20000}"
 CONCURRENCY="${CONCURRENCY:-32}"
@@ -48,8 +49,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') memory"
-/usr/bin/time -f "%U %S" -o "$dir/load.cpu" "$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" \
-  --n "$N" --concurrency "$CONCURRENCY" --rate "$RATE" --sink "127.0.0.1:$SINK_PORT"
+# bash's own time (no /usr/bin/time needed) reports to the file; the load
+# tool's progress still reaches the terminal.
+TIMEFORMAT="%U %S"
+{ time "$dir/gateway" bench --url "http://127.0.0.1:$GW_PORT" --key "$key" \
+  --n "$N" --concurrency "$CONCURRENCY" --rate "$RATE" --sink "127.0.0.1:$SINK_PORT" 2>&3; } 3>&2 2>"$dir/load.cpu"
 # Where the machine's CPU went: the three processes share its cores.
 cpu_of() { awk '{printf "%.1f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 echo "cpu seconds: gateway $(cpu_of "${pids[1]}"), carriersim $(cpu_of "${pids[0]}"), load tool $(awk '{printf "%.1f", $1 + $2}' "$dir/load.cpu")"
