@@ -111,9 +111,8 @@ func (t *Tx) MessageState(id unify.MessageID) (*unify.Message, error) {
 // whether it is the newest of the message's attempts (the one its status
 // follows). It returns a not_found *unify.Error when either is unknown.
 //
-// Three single-table lookups: on SQLite (through database/sql) each costs
-// 3–5 µs where a join of the same tables costs 10 µs and a correlated
-// subquery 50.
+// Three single-table lookups: on SQLite each costs 3–5 µs where a join of
+// the same tables costs 10 µs and a correlated subquery 50.
 func (t *Tx) AttemptState(mid unify.MessageID, id unify.AttemptID) (m *unify.Message, a *unify.Attempt, newest bool, err error) {
 	if m, err = t.MessageHead(mid); err != nil {
 		return nil, nil, false, err
