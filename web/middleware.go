@@ -104,6 +104,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if res.Status >= 500 {
 			level = slog.LevelWarn
 		}
+		if !s.log.Enabled(req.Context(), level) {
+			return nil // spares building the line on every request at level warn
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", RequestID(c)),
 			slog.String("method", req.Method),
