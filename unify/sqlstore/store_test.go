@@ -1546,3 +1546,32 @@ func TestMoveMessage(t *testing.T) {
 		require.False(t, move(unify.StatusSent, unify.StatusAccepted, m.To), "already moved")
 	})
 }
+
+// A job inserted already leased is its creator's as if claimed: no other
+// owner claims it before the lease ends, its id completes it, and once the
+// lease has run out anyone may take it over.
+func TestAddLeasedJob(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
+		insertMessages(t, s, newMessage("msg_a", t0), newMessage("msg_b", t0))
+		var a, b sqlstore.Job
+		inTx(t, s, func(tx *sqlstore.Tx) error {
+			var err error
+			if a, err = tx.AddLeasedJob(sqlstore.JobSend, "msg_a", t0, "me", t0.Add(time.Minute)); err != nil {
+				return err
+			}
+			b, err = tx.AddLeasedJob(sqlstore.JobSend, "msg_b", t0, "me", t0.Add(time.Minute))
+			return err
+		})
+		require.NotZero(t, a.ID)
+		require.NotEqual(t, a.ID, b.ID)
+		require.Equal(t, 1, a.Tries)
+		require.Empty(t, claim(t, s, "other", t0.Add(time.Second), time.Minute, 10), "leased to me")
+
+		inTx(t, s, func(tx *sqlstore.Tx) error { return tx.CompleteJob(a, "me") })
+		taken := claim(t, s, "other", t0.Add(2*time.Minute), time.Minute, 10)
+		require.Equal(t, []string{"send:msg_b"}, refs(taken), "msg_a done; msg_b's lease ran out")
+		require.Equal(t, b.ID, taken[0].ID)
+		require.Equal(t, 2, taken[0].Tries)
+	})
+}
