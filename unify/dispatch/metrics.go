@@ -4,13 +4,14 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	accepted prometheus.Counter
-	paths    *prometheus.CounterVec
-	sent     *prometheus.CounterVec
-	segments *prometheus.CounterVec
-	status   *prometheus.CounterVec
-	retries  *prometheus.CounterVec
-	receipts *prometheus.CounterVec
-	inbound  *prometheus.CounterVec
+	// Accepted messages by the way their first send reached a worker.
+	toLane, toQueue prometheus.Counter
+	sent            *prometheus.CounterVec
+	segments        *prometheus.CounterVec
+	status          *prometheus.CounterVec
+	retries         *prometheus.CounterVec
+	receipts        *prometheus.CounterVec
+	inbound         *prometheus.CounterVec
 
 	revocations *prometheus.CounterVec
 }
@@ -18,8 +19,6 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "gateway_messages_accepted_total", Help: "Messages accepted by the API."}),
-		paths: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_accepted_paths_total",
-			Help: "Accepted messages by the way their first send reached a worker: lane (in memory, on the accepting instance) or queue (claimed from the store)."}, []string{"path"}),
 		sent:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_attempts_sent_total", Help: "Attempts the carrier accepted, by channel and carrier."}, []string{"channel", "carrier"}),
 		segments: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_segments_sent_total", Help: "Parts submitted (SMS segments), by channel."}, []string{"channel"}),
 		status:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_message_status_total", Help: "Message status changes, by channel and status."}, []string{"channel", "status"}),
@@ -29,15 +28,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_revocations_total", Help: "Revocations of timed-out messages, by outcome."}, []string{"outcome"}),
 	}
+	paths := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_accepted_paths_total",
+		Help: "Accepted messages by the way their first send reached a worker: lane (in memory, on the accepting instance) or queue (claimed from the store)."}, []string{"path"})
+	m.toLane, m.toQueue = paths.WithLabelValues("lane"), paths.WithLabelValues("queue")
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.paths, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound, m.revocations)
+		reg.MustRegister(m.accepted, paths, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound, m.revocations)
 	}
 	return m
-}
-
-func (m *metrics) acceptPath(laned bool) prometheus.Counter {
-	if laned {
-		return m.paths.WithLabelValues("lane")
-	}
-	return m.paths.WithLabelValues("queue")
 }

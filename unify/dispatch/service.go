@@ -252,7 +252,11 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 		return replay, true, nil
 	}
 	s.metrics.accepted.Inc()
-	s.metrics.acceptPath(laned).Inc()
+	if laned {
+		s.metrics.toLane.Inc()
+	} else {
+		s.metrics.toQueue.Inc()
+	}
 	if laned {
 		// The worker gets its own copy: the caller goes on reading m.
 		own := *m
@@ -287,17 +291,13 @@ func (s *Service) giveLaneBack() { s.laneTaken.Add(-1) }
 // readyFor reports whether the channel of the first step that applies to m
 // under p can send from this instance now.
 func (s *Service) readyFor(m *unify.Message, p *unify.Policy) bool {
-	c, ok := s.cfg.Router.Route(m.To)
-	if !ok {
-		return false
-	}
 	for _, step := range p.Steps {
-		ch, ok := s.channels[step.Channel]
-		if !ok || !c.Offers(step.Channel) || step.Channel == unify.ChannelMMS && !m.Content.HasMedia() {
+		carrier, skip := s.carrierFor(m, step)
+		if skip != "" {
 			continue
 		}
-		r, ok := ch.(Readier)
-		return !ok || r.Ready(c.Name)
+		r, ok := s.channels[step.Channel].(Readier)
+		return !ok || r.Ready(carrier)
 	}
 	return false
 }

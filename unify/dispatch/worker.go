@@ -287,20 +287,30 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job, m *unify.Message) er
 // prepare builds the attempt for step i, or says why the step does not apply.
 func (s *Service) prepare(m *unify.Message, p *unify.Policy, i int) (*unify.Attempt, string) {
 	step := p.Steps[i]
+	carrier, skip := s.carrierFor(m, step)
+	if skip != "" {
+		return nil, skip
+	}
+	return &unify.Attempt{ID: unify.NewAttemptID(), MessageID: m.ID, Step: i, Channel: step.Channel, Carrier: carrier, Status: unify.StatusSending}, ""
+}
+
+// carrierFor names the carrier that would carry step for m, or says why the
+// step does not apply to m.
+func (s *Service) carrierFor(m *unify.Message, step unify.Step) (string, string) {
 	if _, ok := s.channels[step.Channel]; !ok {
-		return nil, "the gateway has no " + string(step.Channel) + " channel"
+		return "", "the gateway has no " + string(step.Channel) + " channel"
 	}
 	if step.Channel == unify.ChannelMMS && !m.Content.HasMedia() {
-		return nil, "the content has no media"
+		return "", "the content has no media"
 	}
 	c, ok := s.cfg.Router.Route(m.To)
 	if !ok {
-		return nil, "no carrier serves " + m.To
+		return "", "no carrier serves " + m.To
 	}
 	if !c.Offers(step.Channel) {
-		return nil, "carrier " + c.Name + " has no " + string(step.Channel) + " link"
+		return "", "carrier " + c.Name + " has no " + string(step.Channel) + " link"
 	}
-	return &unify.Attempt{ID: unify.NewAttemptID(), MessageID: m.ID, Step: i, Channel: step.Channel, Carrier: c.Name, Status: unify.StatusSending}, ""
+	return c.Name, ""
 }
 
 func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Message, a *unify.Attempt, res unify.SendResult, pol *unify.Policy, failures []*unify.Attempt) error {
@@ -322,8 +332,8 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		}
 		// The message as the job read it is almost always still so: moved
 		// on that condition, it needs no read; otherwise it is read anew.
-		cur := &unify.Message{}
-		*cur = *m
+		sent := *m
+		cur := &sent
 		cur.Attempts = nil
 		cur.Channel, cur.Carrier, cur.Status, cur.Error, cur.UpdatedAt = a.Channel, a.Carrier, unify.StatusSent, "", now
 		moved, err := tx.MoveMessage(cur, m.Status, now)

@@ -121,21 +121,12 @@ func (t *Tx) AttemptState(mid unify.MessageID, id unify.AttemptID) (m *unify.Mes
 	if err := t.sel(&attempts, `SELECT * FROM attempts WHERE message_id = ?`, mid); err != nil {
 		return nil, nil, false, classify(fmt.Errorf("sqlstore: read attempts: %w", err))
 	}
-	newest = true
-	var row *attemptRow
-	for i := range attempts {
-		if attempts[i].ID == string(id) {
-			row = &attempts[i]
-		}
-	}
-	if row == nil {
+	i := slices.IndexFunc(attempts, func(r attemptRow) bool { return r.ID == string(id) })
+	if i < 0 {
 		return nil, nil, false, &unify.Error{Code: unify.CodeNotFound, Message: fmt.Sprintf("no attempt %q of message %q", id, mid)}
 	}
-	for _, o := range attempts {
-		if attemptOrder(o, *row) > 0 {
-			newest = false
-		}
-	}
+	row := &attempts[i]
+	newest = !slices.ContainsFunc(attempts, func(o attemptRow) bool { return attemptOrder(o, *row) > 0 })
 	var parts []partRow
 	if err := t.sel(&parts, `SELECT * FROM parts WHERE attempt_id = ?`, id); err != nil {
 		return nil, nil, false, classify(fmt.Errorf("sqlstore: read parts: %w", err))
@@ -260,11 +251,7 @@ func (t *Tx) MoveMessage(m *unify.Message, was unify.Status, now time.Time) (boo
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: update message: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqlstore: update message: %w", err)
-	}
-	return n == 1, nil
+	return affected(res) == 1, nil // an unknown count reads the head: safe
 }
 
 // InsertAttempt stores a new attempt with its parts.
