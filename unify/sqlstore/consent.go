@@ -51,7 +51,11 @@ func (t *Tx) consent(sender, number string) (Consent, bool, error) {
 // ConsentOf returns the consent record of (sender, number).
 func (s *Store) ConsentOf(ctx context.Context, sender, number string) (Consent, bool, error) {
 	var row consentRow
-	err := s.r.GetContext(ctx, &row, s.r.Rebind(consentQuery), sender, number)
+	ctx, err := s.brief(ctx)
+	if err != nil {
+		return Consent{}, false, err
+	}
+	err = s.r.GetContext(ctx, &row, s.r.Rebind(consentQuery), sender, number)
 	return row.consent(err)
 }
 

@@ -189,7 +189,11 @@ func (s *Store) NextJobAt(ctx context.Context, kinds []JobKind) (time.Time, bool
 	// The earliest unleased job, or the earliest lease to expire (its holder
 	// may have died), each found through its own partial index.
 	var due, leased sql.NullInt64
-	err := s.r.GetContext(ctx, &due, s.r.Rebind(`SELECT MIN(run_at) FROM (SELECT run_at FROM jobs WHERE lease_until = 0 AND kind IN (`+ph+`) ORDER BY run_at LIMIT 1) x`), args...)
+	ctx, err := s.brief(ctx)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	err = s.r.GetContext(ctx, &due, s.r.Rebind(`SELECT MIN(run_at) FROM (SELECT run_at FROM jobs WHERE lease_until = 0 AND kind IN (`+ph+`) ORDER BY run_at LIMIT 1) x`), args...)
 	if err == nil {
 		err = s.r.GetContext(ctx, &leased, s.r.Rebind(`SELECT MIN(lease_until) FROM (SELECT lease_until FROM jobs WHERE lease_until <> 0 AND kind IN (`+ph+`) ORDER BY lease_until LIMIT 1) x`), args...)
 	}

@@ -252,6 +252,21 @@ func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
 	return s.runTx(ctx, fn)
 }
 
+// brief prepares ctx for statements that take microseconds. On SQLite they
+// cannot be waiting on another connection's lock (one writer; readers never
+// wait), so a cancellable context buys nothing there but costs a goroutine
+// per statement in the driver, and one per transaction in database/sql.
+// Long reads (the UI's pages, erasure) keep their context.
+func (s *Store) brief(ctx context.Context) (context.Context, error) {
+	if s.dialect != SQLite {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return ctx, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // exec runs one write statement as its own unit of work.
 func (s *Store) exec(ctx context.Context, q string, args ...any) error {
 	return s.InTx(ctx, func(t *Tx) error {
@@ -261,15 +276,9 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) error {
 }
 
 func (s *Store) runTx(ctx context.Context, fn func(*Tx) error) error {
-	if s.dialect == SQLite {
-		// SQLite statements take microseconds and cannot be waiting on
-		// another connection's lock (one writer): a cancellable context
-		// buys nothing there but costs a goroutine per statement in the
-		// driver, and one per transaction in database/sql.
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		ctx = context.WithoutCancel(ctx)
+	ctx, err := s.brief(ctx)
+	if err != nil {
+		return err
 	}
 	tx, err := s.w.BeginTxx(ctx, nil)
 	if err != nil {
