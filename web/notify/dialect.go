@@ -1,19 +1,20 @@
 package notify
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"gateway/unify"
 	"gateway/unify/messenger"
@@ -97,11 +98,11 @@ func Render(ev unify.OutboxEvent) (body []byte, skip bool, err error) {
 // signHub sets Meta's signature headers: X-Hub-Signature-256 is the same
 // HMAC-SHA256 as X-Gateway-Signature (the webhook secret stands for the app
 // secret), X-Hub-Signature the HMAC-SHA1 older bots still check.
-func signHub(h http.Header, secret string, body []byte) {
-	h.Set(HeaderHubSignature256, Sign(secret, body))
+func signHub(set func(key, value string), secret string, body []byte) {
+	set(HeaderHubSignature256, Sign(secret, body))
 	mac := hmac.New(sha1.New, []byte(secret))
 	mac.Write(body)
-	h.Set(HeaderHubSignature, "sha1="+hex.EncodeToString(mac.Sum(nil)))
+	set(HeaderHubSignature, "sha1="+hex.EncodeToString(mac.Sum(nil)))
 }
 
 // hubState remembers whether the receiver passed the subscription
@@ -118,7 +119,7 @@ type hubState struct {
 // must answer 200 with N as its body. Until it does, its events fail and
 // are retried with back-off like any failed delivery. Without a verify
 // token there is no handshake.
-func (d *Dispatcher) verifySubscription(ctx context.Context) error {
+func (d *Dispatcher) verifySubscription(timeout time.Duration) error {
 	if d.cfg.VerifyToken == "" {
 		return nil
 	}
@@ -143,19 +144,15 @@ func (d *Dispatcher) verifySubscription(ctx context.Context) error {
 	q.Set("hub.verify_token", d.cfg.VerifyToken)
 	q.Set("hub.challenge", challenge)
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return fmt.Errorf("notify: build verification request: %w", err)
-	}
-	req.Header.Set("User-Agent", d.cfg.UserAgent)
-	resp, err := d.cfg.Client.Do(req)
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI(u.String())
+	status, head, err := d.client.do(req, timeout)
 	if err != nil {
 		return fmt.Errorf("notify: webhook verification: %w", err)
 	}
-	defer resp.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("notify: webhook verification: %w", &StatusError{Code: resp.StatusCode, Body: snippet(head)})
+	if status != http.StatusOK {
+		return fmt.Errorf("notify: webhook verification: %w", &StatusError{Code: status, Body: snippet(head)})
 	}
 	if strings.TrimSpace(string(head)) != challenge {
 		return fmt.Errorf("notify: webhook verification: the receiver answered %q instead of the hub.challenge", snippet(head))

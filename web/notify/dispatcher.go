@@ -1,14 +1,11 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -18,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"gateway/unify"
 )
@@ -71,9 +69,6 @@ type Config struct {
 	// lease never runs out while its POST may still be in flight and a
 	// peer instance sends the same event concurrently.
 	Lease time.Duration
-	// Client sends the POSTs (default: a client that does not follow
-	// redirects, so that a signed event is never handed to another URL).
-	Client *http.Client
 	// UserAgent is sent with every POST (default "gateway-webhook/1").
 	UserAgent string
 	// NowFunc is the clock for due times, leases and event age (default
@@ -108,6 +103,10 @@ type Dispatcher struct {
 	metrics *metrics
 	wake    chan struct{}
 	hub     hubState
+	// client is nil when there is no URL; clientErr says what is wrong
+	// with one that cannot be used, as the error of every delivery.
+	client    *webhookClient
+	clientErr error
 }
 
 // New returns a Dispatcher for cfg (with defaults filled in) over store.
@@ -128,16 +127,6 @@ func New(cfg Config, store Store) *Dispatcher {
 	if cfg.Owner == "" {
 		cfg.Owner = defaultOwner()
 	}
-	if cfg.Client == nil {
-		// As many idle connections as POSTs in flight: with the default of
-		// two, every other POST under load would dial anew.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = cfg.Concurrency
-		cfg.Client = &http.Client{
-			Transport:     t,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -148,13 +137,19 @@ func New(cfg Config, store Store) *Dispatcher {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		cfg:     cfg,
 		store:   store,
 		log:     log.With("component", "notify"),
 		metrics: newMetrics(cfg.Registerer, log),
 		wake:    make(chan struct{}, 1),
 	}
+	if cfg.URL != "" {
+		// One connection per POST worker: fewer would make workers wait,
+		// more would never be used.
+		d.client, d.clientErr = newWebhookClient(cfg.URL, cfg.UserAgent, cfg.Concurrency, cfg.Timeout)
+	}
+	return d
 }
 
 func defaultOwner() string {
@@ -192,6 +187,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		queue:    make(chan claimed, prefetch*d.cfg.Concurrency),
 		done:     make(chan struct{}, 1),
 		ok:       make(chan unify.OutboxEvent, prefetch*d.cfg.Concurrency),
+	}
+	if d.client != nil {
+		// In-flight POSTs end with Run: fasthttp's requests take no context,
+		// so their connections are closed under them.
+		d.client.resume()
+		defer context.AfterFunc(ctx, d.client.cut)()
 	}
 	recorded := make(chan struct{})
 	go func() {
@@ -442,38 +443,38 @@ func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
 	d.metrics.inflight.Inc()
 	defer d.metrics.inflight.Dec()
 	defer func(start time.Time) { d.metrics.latency.Observe(time.Since(start).Seconds()) }(time.Now())
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-	defer cancel()
+	if d.clientErr != nil {
+		return d.clientErr
+	}
+	timeout := d.cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
 	if isMeta(ev.Dialect) {
-		if err := d.verifySubscription(ctx); err != nil {
+		if err := d.verifySubscription(timeout); err != nil {
 			return err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("notify: build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", d.cfg.UserAgent)
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI(d.cfg.URL)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
 	req.Header.Set("X-Gateway-Event-Id", ev.ID)
 	req.Header.Set("X-Gateway-Event-Type", ev.Type)
 	req.Header.Set("X-Gateway-Signature", Sign(d.cfg.Secret, body))
 	if isMeta(ev.Dialect) {
-		signHub(req.Header, d.cfg.Secret, body)
+		signHub(req.Header.Set, d.cfg.Secret, body)
 	}
-	resp, err := d.cfg.Client.Do(req)
+	req.SetBodyRaw(body)
+	status, head, err := d.client.do(req, timeout)
 	if err != nil {
 		return fmt.Errorf("notify: post event: %w", err)
 	}
-	defer resp.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	// Drain a little more so the connection can be reused; a receiver
-	// sending megabytes of answer gets its connection closed instead.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	if status >= 200 && status < 300 {
 		return nil
 	}
-	return &StatusError{Code: resp.StatusCode, Body: snippet(head)}
+	return &StatusError{Code: status, Body: snippet(head)}
 }
 
 // StatusError is a webhook answer other than 2xx. Its text, with the start of
@@ -522,8 +523,7 @@ func failureReason(err error) string {
 		}
 		return "http_other"
 	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		return "timeout"
 	}
 	return "transport"
