@@ -83,9 +83,16 @@ func (s *Service) consentKeyword(text string) (optOut bool, keyword string, ok b
 
 // optedOut fails a send at once when its recipient opted out of the sender.
 func (s *Service) optedOut(ctx context.Context, m *unify.Message) (string, error) {
-	c, found, err := s.store.ConsentOf(ctx, m.From, m.To)
-	if err != nil || !found || !c.OptedOut {
-		return "", err
+	return optOutReason(m)(s.store.ConsentOf(ctx, m.From, m.To))
+}
+
+// optOutReason says why m cannot be sent under the consent record read for
+// its sender and recipient: "" when it can.
+func optOutReason(m *unify.Message) func(sqlstore.Consent, bool, error) (string, error) {
+	return func(c sqlstore.Consent, found bool, err error) (string, error) {
+		if err != nil || !found || !c.OptedOut {
+			return "", err
+		}
+		return fmt.Sprintf("the recipient opted out of %s (%s by %s on %s)", m.From, c.Keyword, c.Channel, c.UpdatedAt.Format(time.RFC3339)), nil
 	}
-	return fmt.Sprintf("the recipient opted out of %s (%s by %s on %s)", m.From, c.Keyword, c.Channel, c.UpdatedAt.Format(time.RFC3339)), nil
 }

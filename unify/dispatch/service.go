@@ -215,6 +215,7 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 	m.Attempts = []unify.Attempt{}
 	var replay *unify.Message
 	var job sqlstore.Job
+	var optOut string
 	laned := s.readyFor(m, &pol) && s.takeLane()
 	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		if idem.Key != "" {
@@ -237,6 +238,11 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 			return err
 		}
 		if laned {
+			// The lane's worker sends within milliseconds: the recipient's
+			// consent as of now is as fresh as one it would read itself.
+			if optOut, err = optOutReason(m)(tx.ConsentOf(m.From, m.To)); err != nil {
+				return err
+			}
 			job, err = tx.AddLeasedJob(sqlstore.JobSend, string(m.ID), now, s.cfg.Owner, now.Add(s.cfg.Lease))
 			return err
 		}
@@ -261,16 +267,19 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 		// The worker gets its own copy: the caller goes on reading m.
 		own := *m
 		own.Attempts = nil
-		s.lane <- laneJob{job: job, m: &own}
+		s.lane <- laneJob{job: job, m: &own, optOut: optOut}
 	} else {
 		s.kick()
 	}
 	return m, false, nil
 }
 
+// laneJob is a send job with what the API's transaction knew: the message
+// as stored, and why its recipient cannot be sent to ("" if they can).
 type laneJob struct {
-	job sqlstore.Job
-	m   *unify.Message
+	job    sqlstore.Job
+	m      *unify.Message
+	optOut string
 }
 
 // takeLane reserves a place in the lane, which is bounded so that it never

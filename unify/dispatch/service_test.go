@@ -497,14 +497,23 @@ func TestLaneOnlyWhileTheChannelIsReady(t *testing.T) {
 		}
 		return out
 	}
+	// Either way a recipient who opted out is not sent to: the lane reads
+	// the consent in the accept's transaction, the queue when it sends.
+	const stopped = "+33699999999"
+	require.NoError(t, svc.HandleInbound(context.Background(), unify.Inbound{Channel: unify.ChannelSMS, Carrier: "sim", From: stopped, To: "ACME", Text: "STOP"}))
 	for _, ready := range []bool{false, true} {
 		sms.ready.Store(ready)
 		for i := 0; i < 3; i++ {
 			m := b.accept(t, unify.Message{To: "+33612345678", From: "acme", Content: text("hello")})
 			b.waitStatus(t, m.ID, unify.StatusSent)
 		}
+		m := b.accept(t, unify.Message{To: stopped, From: "acme", Content: text("hello")})
+		got := b.waitStatus(t, m.ID, unify.StatusFailed)
+		require.Contains(t, got.Error, "opted out", "ready=%v", ready)
+		require.Empty(t, got.Attempts)
 	}
-	require.Equal(t, map[string]float64{"queue": 3, "lane": 3}, paths())
+	require.Equal(t, map[string]float64{"queue": 4, "lane": 4}, paths())
+	require.EqualValues(t, 6, n.Load(), "the carrier saw only the six messages to the recipient who did not opt out")
 }
 
 // A policy deleted while its messages wait for their receipts: a receipt

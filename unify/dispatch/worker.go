@@ -51,7 +51,7 @@ func (s *Service) Run(ctx context.Context) error {
 					return
 				case lj := <-s.lane:
 					s.giveLaneBack()
-					s.work(lj.job, lj.m)
+					s.work(lj.job, &lj)
 				}
 			}
 		}()
@@ -170,9 +170,9 @@ func (s *Service) idle(ctx context.Context) error {
 	return nil
 }
 
-// work runs a job; m, when not nil, is the message of a send job as the
-// API stored it (from the lane), which spares reading it again.
-func (s *Service) work(j sqlstore.Job, m *unify.Message) {
+// work runs a job; fresh, when not nil, is what the API knew of a send job
+// it handed to the lane, which spares reading it again.
+func (s *Service) work(j sqlstore.Job, fresh *laneJob) {
 	// Jobs finish even while the service stops: a send half done is worse
 	// than a shutdown a few seconds later.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SendTimeout)
@@ -180,7 +180,7 @@ func (s *Service) work(j sqlstore.Job, m *unify.Message) {
 	var err error
 	switch j.Kind {
 	case sqlstore.JobSend:
-		err = s.send(ctx, j, m)
+		err = s.send(ctx, j, fresh)
 	case sqlstore.JobTimeout:
 		err = s.timeout(ctx, j)
 	case sqlstore.JobMOFlush:
@@ -208,10 +208,14 @@ func backoff(tries int) time.Duration {
 	return d
 }
 
-// send takes the next step of a message's policy. m is the message when the
-// caller has it fresh from the API; nil reads it.
-func (s *Service) send(ctx context.Context, j sqlstore.Job, m *unify.Message) error {
-	if m == nil {
+// send takes the next step of a message's policy. fresh is what the API
+// knew of the message when the caller has it from the lane; nil reads it.
+func (s *Service) send(ctx context.Context, j sqlstore.Job, fresh *laneJob) error {
+	var m *unify.Message
+	var optOut string
+	if fresh != nil {
+		m, optOut = fresh.m, fresh.optOut
+	} else {
 		var err error
 		m, err = s.store.Message(ctx, unify.MessageID(j.Ref))
 		if err != nil {
@@ -220,15 +224,15 @@ func (s *Service) send(ctx context.Context, j sqlstore.Job, m *unify.Message) er
 			}
 			return err
 		}
-	}
-	if m.Status.Final() {
-		return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
-	}
-	if reason, err := s.optedOut(ctx, m); err != nil || reason != "" {
-		if err != nil {
+		if m.Status.Final() {
+			return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return tx.CompleteJob(j, s.cfg.Owner) })
+		}
+		if optOut, err = s.optedOut(ctx, m); err != nil {
 			return err
 		}
-		return s.recordFinalFailure(ctx, j, m, nil, reason)
+	}
+	if optOut != "" {
+		return s.recordFinalFailure(ctx, j, m, nil, optOut)
 	}
 	pol, err := s.policy(ctx, m.Policy)
 	if unify.CodeOf(err) == unify.CodeNotFound {
