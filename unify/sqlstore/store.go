@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -73,6 +74,10 @@ type Store struct {
 	r       *sqlx.DB // reads outside transactions
 	sealer  Sealer
 	batch   *batcher // group commit (SQLite); nil runs each transaction alone
+	// noOrphans: the orphan receipts table was found empty and nothing was
+	// added since. SQLite only, where this process is the one writer; every
+	// send asks (HasOrphanReceipts), and there almost never are any.
+	noOrphans atomic.Bool
 }
 
 // Open connects to dsn: "sqlite:PATH" (the directory is created) or
