@@ -6,12 +6,14 @@ type metrics struct {
 	accepted prometheus.Counter
 	// Accepted messages by the way their first send reached a worker.
 	toLane, toQueue prometheus.Counter
-	sent            *prometheus.CounterVec
-	segments        *prometheus.CounterVec
-	status          *prometheus.CounterVec
-	retries         *prometheus.CounterVec
-	receipts        *prometheus.CounterVec
-	inbound         *prometheus.CounterVec
+	// Receipts applied by where their attempt's state came from.
+	stateFromMemory, stateFromStore prometheus.Counter
+	sent                            *prometheus.CounterVec
+	segments                        *prometheus.CounterVec
+	status                          *prometheus.CounterVec
+	retries                         *prometheus.CounterVec
+	receipts                        *prometheus.CounterVec
+	inbound                         *prometheus.CounterVec
 
 	revocations *prometheus.CounterVec
 }
@@ -31,8 +33,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	paths := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_accepted_paths_total",
 		Help: "Accepted messages by the way their first send reached a worker: lane (in memory, on the accepting instance) or queue (claimed from the store)."}, []string{"path"})
 	m.toLane, m.toQueue = paths.WithLabelValues("lane"), paths.WithLabelValues("queue")
+	states := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gateway_receipt_states_total",
+		Help: "Receipts applied, by where the state of their attempt came from: memory (this instance's send, checked by a conditional write) or store."}, []string{"from"})
+	m.stateFromMemory, m.stateFromStore = states.WithLabelValues("memory"), states.WithLabelValues("store")
 	if reg != nil {
-		reg.MustRegister(m.accepted, paths, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound, m.revocations)
+		reg.MustRegister(m.accepted, paths, states, m.sent, m.segments, m.status, m.retries, m.receipts, m.inbound, m.revocations)
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,7 +18,18 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 	if r.At.IsZero() {
 		r.At = s.now()
 	}
+	known := s.recent.take(r.Carrier, r.Ref.Raw)
+	var fromMemory bool
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		now := s.now()
+		if known != nil {
+			done, err := s.applyKnownReceipt(tx, r, known, now)
+			if err != nil || done {
+				fromMemory = done
+				return err
+			}
+		}
+		fromMemory = false
 		match, found, err := tx.FindPart(r.Carrier, r.Ref)
 		if err != nil {
 			return err
@@ -26,15 +38,21 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 			s.metrics.receipts.WithLabelValues(string(r.Channel), "orphan").Inc()
 			return tx.AddOrphanReceipt(r)
 		}
-		return s.applyReceipt(tx, r, match, s.now())
+		return s.applyReceipt(tx, r, match, now)
 	})
 	if err != nil {
 		return err
+	}
+	if fromMemory {
+		s.metrics.stateFromMemory.Inc()
+	} else {
+		s.metrics.stateFromStore.Inc()
 	}
 	s.cfg.OnEvents()
 	return nil
 }
 
+// applyReceipt applies r to the part it matched, as the store holds it.
 func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.PartMatch, now time.Time) error {
 	m, a, newest, err := tx.AttemptState(match.MessageID, match.AttemptID)
 	if err != nil {
@@ -49,27 +67,94 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 	if part == nil {
 		return fmt.Errorf("dispatch: part %d of attempt %s vanished", match.Seq, a.ID)
 	}
+	o := receiptOutcomeOf(r, a, part)
+	if !o.partMoves {
+		s.metrics.receipts.WithLabelValues(string(a.Channel), "duplicate").Inc()
+		return nil
+	}
+	s.metrics.receipts.WithLabelValues(string(a.Channel), string(o.partStatus)).Inc()
+	if err := tx.UpdatePart(a.ID, part.Seq, o.partStatus, r.Error); err != nil {
+		return err
+	}
+	if !o.attemptMoves {
+		return nil
+	}
+	if err := tx.UpdateAttempt(a, now); err != nil {
+		return err
+	}
+	if !newest || o.late {
+		return nil
+	}
+	return s.settleMessage(tx, m, a, now, s.setStatus)
+}
+
+// applyKnownReceipt applies r from what this instance remembers of the send
+// (see sentState) when r settles the attempt, and reports false, having
+// written nothing, when the store no longer holds the attempt as it was
+// sent or r is of another kind: the caller then takes the general way.
+func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, known *sentState, now time.Time) (bool, error) {
+	a := known.attempt
+	a.Parts = []unify.Part{known.attempt.Parts[0]}
+	part := &a.Parts[0]
+	o := receiptOutcomeOf(r, &a, part)
+	if !o.attemptMoves || o.late {
+		return false, nil
+	}
+	// The attempt as sent, unchanged since (no receipt, timer, fallback,
+	// erasure or other instance wrote it): its part is as sent too, since
+	// only a receipt moves a part and, of a single part, its attempt with it.
+	settled, err := tx.SettleAttempt(&a, known.attempt.Status, known.at, now)
+	if err != nil || !settled {
+		return false, err
+	}
+	s.metrics.receipts.WithLabelValues(string(a.Channel), string(o.partStatus)).Inc()
+	if err := tx.UpdatePart(a.ID, part.Seq, o.partStatus, r.Error); err != nil {
+		return false, err
+	}
+	// The message is moved only if it is still as the send left it, which
+	// also makes this attempt its newest; otherwise it is read.
+	m := known.head
+	err = s.settleMessage(tx, &m, &a, now, s.moveStatus)
+	if errors.Is(err, errMessageMoved) {
+		cur, _, newest, err := tx.AttemptState(m.ID, a.ID)
+		if err != nil || !newest {
+			return true, err
+		}
+		return true, s.settleMessage(tx, cur, &a, now, s.setStatus)
+	}
+	return true, err
+}
+
+// receiptOutcome is what a receipt does to a part of an attempt;
+// receiptOutcomeOf updates the part and the attempt in memory (statuses,
+// the attempt's error).
+type receiptOutcome struct {
+	partStatus   unify.Status
+	partMoves    bool // the part's status advances
+	attemptMoves bool // and so does the attempt's
+	late         bool // the attempt had been given up on (expired, revoked)
+}
+
+func receiptOutcomeOf(r unify.Receipt, a *unify.Attempt, part *unify.Part) receiptOutcome {
 	st := r.Status
 	if st == unify.StatusExpired || st == unify.StatusRevoked {
 		st = unify.StatusFailed
 	}
+	o := receiptOutcome{partStatus: st}
 	if !part.Status.Advances(st) {
-		s.metrics.receipts.WithLabelValues(string(a.Channel), "duplicate").Inc()
-		return nil
+		return o
 	}
-	s.metrics.receipts.WithLabelValues(string(a.Channel), string(st)).Inc()
+	o.partMoves = true
 	part.Status = st
-	if err := tx.UpdatePart(a.ID, part.Seq, st, r.Error); err != nil {
-		return err
-	}
 	agg := unify.AggregateParts(a.Parts)
-	late := a.Status == unify.StatusExpired || a.Status == unify.StatusRevoked
-	if agg == a.Status || !late && !a.Status.Advances(agg) {
-		return nil
+	o.late = a.Status == unify.StatusExpired || a.Status == unify.StatusRevoked
+	if agg == a.Status || !o.late && !a.Status.Advances(agg) {
+		return o
 	}
-	if late && agg != unify.StatusDelivered && agg != unify.StatusRead {
-		return nil
+	if o.late && agg != unify.StatusDelivered && agg != unify.StatusRead {
+		return o
 	}
+	o.attemptMoves = true
 	a.Status = agg
 	switch {
 	case agg == unify.StatusFailed:
@@ -77,17 +162,23 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 		if r.Error != "" {
 			a.Error += " (" + r.Error + ")"
 		}
-	case late:
+	case o.late:
 		// Delivered after the fallback gave up on it: recorded, not lost;
 		// the phone may now hold two copies.
 		a.Error = "delivered after the fallback moved on"
 	}
-	if err := tx.UpdateAttempt(a, now); err != nil {
-		return err
-	}
-	if !newest || late {
-		return nil
-	}
+	return o
+}
+
+// statusSetter moves a message to a status and queues its event (setStatus,
+// moveStatus).
+type statusSetter func(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool) (bool, error)
+
+// settleMessage follows the newest attempt of m to its outcome: delivered
+// or read settle the message, a failure moves it to the policy's next step
+// or fails it.
+func (s *Service) settleMessage(tx *sqlstore.Tx, m *unify.Message, a *unify.Attempt, now time.Time, set statusSetter) error {
+	agg := a.Status
 	if agg != unify.StatusDelivered && agg != unify.StatusRead && agg != unify.StatusFailed {
 		return nil
 	}
@@ -108,18 +199,41 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 	}
 	switch agg {
 	case unify.StatusDelivered, unify.StatusRead:
-		_, err := s.setStatus(tx, m, agg, "", now, false)
+		_, err := set(tx, m, agg, "", now, false)
 		return err
 	case unify.StatusFailed:
 		if !gone && a.Step < len(pol.Steps)-1 {
-			if _, err := s.setStatus(tx, m, unify.StatusSwitching, "", now, true); err != nil {
+			if _, err := set(tx, m, unify.StatusSwitching, "", now, true); err != nil {
 				return err
 			}
 			s.kick()
 			return tx.AddJob(sqlstore.JobSend, string(m.ID), now)
 		}
-		_, err = s.setStatus(tx, m, unify.StatusFailed, a.Error, now, true)
+		_, err = set(tx, m, unify.StatusFailed, a.Error, now, true)
 		return err
 	}
 	return nil
+}
+
+// errMessageMoved: the message is no longer as the caller knew it.
+var errMessageMoved = errors.New("dispatch: the message changed since it was read")
+
+// moveStatus is setStatus for a message known as it was, not read: it
+// changes nothing and returns errMessageMoved when the stored message is no
+// longer so.
+func (s *Service) moveStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool) (bool, error) {
+	if m.Status == st && m.Error == errText || !force && !m.Status.Advances(st) {
+		return false, nil
+	}
+	next := *m
+	next.Status, next.Error, next.UpdatedAt = st, errText, now
+	moved, err := tx.MoveMessage(&next, m.Status, now)
+	if err != nil {
+		return false, err
+	}
+	if !moved {
+		return false, errMessageMoved
+	}
+	*m = next
+	return true, s.announce(tx, m, now)
 }

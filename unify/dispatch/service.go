@@ -118,7 +118,14 @@ type Service struct {
 
 	policyMu    sync.Mutex
 	policyCache map[string]cachedPolicy
+
+	recent *recentSends
 }
+
+// recentSendsKept bounds the sends whose state waits in memory for their
+// receipt (a few hundred bytes each): at 1,000 messages a second, a minute
+// of receipts.
+const recentSendsKept = 1 << 16
 
 type cachedPolicy struct {
 	p  unify.Policy
@@ -174,6 +181,7 @@ func New(cfg Config, store *sqlstore.Store) *Service {
 		lane:        make(chan laneJob, cfg.Workers),
 		metrics:     newMetrics(cfg.Registerer),
 		policyCache: map[string]cachedPolicy{},
+		recent:      newRecentSends(recentSendsKept),
 	}
 	for i := range cfg.Senders {
 		s.senders[cfg.Senders[i].Name] = &cfg.Senders[i]

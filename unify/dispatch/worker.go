@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -325,7 +326,10 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 			a.Parts[i].Status = unify.StatusSent
 		}
 	}
+	var head *unify.Message // the message as this unit left it
+	var orphans bool        // receipts that came first were applied
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+		head, orphans = nil, false // the unit may run twice (see InTx)
 		for _, f := range failures {
 			if err := tx.InsertAttempt(f, now); err != nil {
 				return err
@@ -356,6 +360,7 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		if err != nil {
 			return err
 		}
+		head = cur
 		if err := tx.SetConversation(cur); err != nil {
 			return err
 		}
@@ -374,11 +379,12 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 			return err
 		}
 		for _, p := range a.Parts {
-			orphans, err := tx.TakeOrphanReceipts(a.Carrier, p.Ref)
+			taken, err := tx.TakeOrphanReceipts(a.Carrier, p.Ref)
 			if err != nil {
 				return err
 			}
-			for _, r := range orphans {
+			for _, r := range taken {
+				orphans = true
 				if err := s.applyReceipt(tx, r, sqlstore.PartMatch{AttemptID: a.ID, MessageID: m.ID, Seq: p.Seq}, now); err != nil {
 					return err
 				}
@@ -388,6 +394,12 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 	})
 	if err != nil {
 		return err
+	}
+	if len(a.Parts) == 1 && !orphans && head != nil && head.Status == unify.StatusSent {
+		known := &sentState{head: *head, attempt: *a, at: now}
+		known.head.Content, known.head.Attempts = unify.Content{}, nil
+		known.attempt.Parts = slices.Clone(a.Parts)
+		s.recent.put(a.Carrier, a.Parts[0].Ref.Raw, known)
 	}
 	s.metrics.sent.WithLabelValues(string(a.Channel), a.Carrier).Inc()
 	s.metrics.segments.WithLabelValues(string(a.Channel)).Add(float64(res.Segments))
