@@ -90,6 +90,9 @@ func (b *batcher) loop() {
 				runtime.Gosched()
 			}
 			b.run(batch)
+			if b.s.ckpt != nil {
+				b.s.ckpt.restartIfFull(b.s.w)
+			}
 		}
 	}
 }
