@@ -115,10 +115,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		w.SetMaxOpenConns(1)
 		w.SetConnMaxLifetime(0)
 		w.SetMaxIdleConns(1)
-		// The commit that fills the WAL to this many pages checkpoints it;
-		// the background checkpointer has copied most of it by then (see
-		// checkpoint.go). Should the connection be reopened, SQLite's
-		// default (1,000) applies, which only checkpoints more often.
+		// Checkpoints are the checkpointer's and the batcher's (see
+		// checkpoint.go); SQLite's own, in the commit that fills the WAL to
+		// this many pages, is a safety net. Should the connection be
+		// reopened, its default (1,000) applies, which is only slower.
 		if _, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, writerCheckpointPages)); err != nil {
 			_ = w.Close()
 			return nil, fmt.Errorf("sqlstore: %w", err)
