@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,8 +35,9 @@ const (
 )
 
 // newWebhookClient returns a client for the host of rawURL, with up to conns
-// connections, each request within timeout.
-func newWebhookClient(rawURL, userAgent string, conns int, timeout time.Duration) (*webhookClient, error) {
+// connections, each request within timeout, over TLS configured by
+// tlsConfig for https (nil: the system's roots).
+func newWebhookClient(rawURL, userAgent string, conns int, timeout time.Duration, tlsConfig *tls.Config) (*webhookClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("notify: webhook url: %w", err)
@@ -47,6 +49,7 @@ func newWebhookClient(rawURL, userAgent string, conns int, timeout time.Duration
 	w.c = &fasthttp.HostClient{
 		Addr:                fasthttp.AddMissingPort(u.Host, u.Scheme == "https"),
 		IsTLS:               u.Scheme == "https",
+		TLSConfig:           tlsConfig,
 		Name:                userAgent,
 		MaxConns:            conns,
 		MaxConnWaitTimeout:  timeout,

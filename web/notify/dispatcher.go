@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,9 @@ type Config struct {
 	// lease never runs out while its POST may still be in flight and a
 	// peer instance sends the same event concurrently.
 	Lease time.Duration
+	// TLS configures https webhooks (default: the system's roots, the
+	// URL's host name).
+	TLS *tls.Config
 	// UserAgent is sent with every POST (default "gateway-webhook/1").
 	UserAgent string
 	// NowFunc is the clock for due times, leases and event age (default
@@ -147,7 +151,7 @@ func New(cfg Config, store Store) *Dispatcher {
 	if cfg.URL != "" {
 		// One connection per POST worker: fewer would make workers wait,
 		// more would never be used.
-		d.client, d.clientErr = newWebhookClient(cfg.URL, cfg.UserAgent, cfg.Concurrency, cfg.Timeout)
+		d.client, d.clientErr = newWebhookClient(cfg.URL, cfg.UserAgent, cfg.Concurrency, cfg.Timeout, cfg.TLS)
 	}
 	return d
 }
