@@ -116,11 +116,8 @@ func (s *Store) LeaveBinds(ctx context.Context, carrier, owner string) error {
 func (s *Store) execCount(ctx context.Context, q string, args ...any) (int64, error) {
 	var n int64
 	err := s.InTx(ctx, func(t *Tx) error {
-		res, err := t.exec(q, args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
+		var err error
+		n, err = t.execRows(q, args...)
 		return err
 	})
 	return n, err

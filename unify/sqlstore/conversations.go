@@ -114,13 +114,9 @@ func (t *Tx) InsertInbound(r InboundRecord) (duplicate bool, err error) {
 	// external_id <> ''). Checking first and inserting after would let two
 	// instances that got the same redelivered MO both pass the check on
 	// PostgreSQL; the conflict clause decides in the insert itself.
-	res, err := t.exec(`INSERT INTO inbound (id, external_id, channel, carrier, from_number, sender, to_addr, content_key, content, message_id, conversation_id, created_at)
+	n, err := t.execRows(`INSERT INTO inbound (id, external_id, channel, carrier, from_number, sender, to_addr, content_key, content, message_id, conversation_id, created_at)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (carrier, external_id) WHERE external_id <> '' DO NOTHING`,
 		r.ID, in.ExternalID, in.Channel, in.Carrier, in.From, r.Sender, in.To, key, sealed, r.MessageID, r.ConversationID, micros(in.At))
-	if err != nil {
-		return false, fmt.Errorf("sqlstore: insert inbound: %w", err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("sqlstore: insert inbound: %w", err)
 	}

@@ -296,14 +296,9 @@ func (t *Tx) UpdateAttempt(a *unify.Attempt, now time.Time) error {
 // was (status was, last written at), not read: it changes nothing and
 // returns false when the stored attempt is no longer so.
 func (t *Tx) SettleAttempt(a *unify.Attempt, was unify.Status, at, now time.Time) (bool, error) {
-	res, err := t.exec(`UPDATE attempts SET status = ?, error = ?, segments = ?, updated_at = ? WHERE id = ? AND status = ? AND updated_at = ?`,
+	n, err := t.execRows(`UPDATE attempts SET status = ?, error = ?, segments = ?, updated_at = ? WHERE id = ? AND status = ? AND updated_at = ?`,
 		a.Status, a.Error, a.Segments, micros(now), a.ID, was, micros(at))
 	if err != nil {
-		return false, fmt.Errorf("sqlstore: update attempt: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		// Not knowing whether it was written, the caller cannot go on.
 		return false, fmt.Errorf("sqlstore: update attempt: %w", err)
 	}
 	return n == 1, nil

@@ -339,6 +339,16 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	return res, classify(err)
 }
 
+// execRows runs a write statement and returns how many rows it changed,
+// for a caller that must know: not knowing is an error.
+func (t *Tx) execRows(q string, args ...any) (int64, error) {
+	res, err := t.exec(q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (t *Tx) get(dst any, q string, args ...any) error {
 	return t.tx.GetContext(t.ctx, dst, t.tx.Rebind(q), args...)
 }
