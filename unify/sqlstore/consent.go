@@ -21,7 +21,7 @@ type Consent struct {
 // SetConsent records a consent change; it reports whether anything changed
 // (a second STOP is not news).
 func (t *Tx) SetConsent(sender, number string, c Consent) (bool, error) {
-	prev, found, err := t.consent(sender, number)
+	prev, found, err := t.consent(sender, number, t.forUpdate())
 	if err != nil {
 		return false, err
 	}
@@ -42,18 +42,17 @@ func (t *Tx) SetConsent(sender, number string, c Consent) (bool, error) {
 	return true, nil
 }
 
-func (t *Tx) consent(sender, number string) (Consent, bool, error) {
-	var row consentRow
-	err := t.get(&row, consentQuery+t.forUpdate(), sender, number)
-	return row.consent(err)
-}
-
 // ConsentOf returns the consent record of (sender, number) as tx sees it.
 // On SQLite this is the writer's connection, whose cache is warm: a lookup
 // here costs a third of one on a reader, whose cache every commit empties.
 func (t *Tx) ConsentOf(sender, number string) (Consent, bool, error) {
+	return t.consent(sender, number, "")
+}
+
+// consent reads a consent record; lock is the row lock clause, if any.
+func (t *Tx) consent(sender, number, lock string) (Consent, bool, error) {
 	var row consentRow
-	err := t.get(&row, consentQuery, sender, number)
+	err := t.get(&row, consentQuery+lock, sender, number)
 	return row.consent(err)
 }
 
