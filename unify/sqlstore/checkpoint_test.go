@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,12 +14,7 @@ import (
 func TestCheckpointerCopiesTheWAL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gw.db")
-	s, err := Open(ctx, "sqlite:"+path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openSQLite(t)
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}

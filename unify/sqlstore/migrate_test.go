@@ -5,7 +5,6 @@ package sqlstore
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,9 +17,7 @@ import (
 func TestPartsLearnTheirMessage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"), Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
+	s, _ := openSQLite(t)
 	require.NoError(t, s.migrateTo(ctx, 7))
 	for _, q := range []string{
 		`INSERT INTO messages (id, to_number, sender, policy, status, created_at, updated_at) VALUES ('msg_old', '+33612345678', 'acme', 'default', 'sent', 1, 1)`,
