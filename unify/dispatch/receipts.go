@@ -18,12 +18,16 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 	if r.At.IsZero() {
 		r.At = s.now()
 	}
+	now := s.now()
 	known := s.recent.take(r.Carrier, r.Ref.Raw)
+	var settled *builtEvent
+	if known != nil {
+		settled = s.settledEvent(r, known, now)
+	}
 	var fromMemory bool
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
-		now := s.now()
 		if known != nil {
-			done, err := s.applyKnownReceipt(tx, r, known, now)
+			done, err := s.applyKnownReceipt(tx, r, known, settled, now)
 			if err != nil || done {
 				fromMemory = done
 				return err
@@ -88,11 +92,38 @@ func (s *Service) applyReceipt(tx *sqlstore.Tx, r unify.Receipt, match sqlstore.
 	return s.settleMessage(tx, m, a, now, s.setStatus)
 }
 
+// builtEvent is the status event of a message built beforehand, off the
+// store's one writer, by a caller that expects the message to take status.
+type builtEvent struct {
+	status unify.Status
+	ev     unify.OutboxEvent
+}
+
+// settledEvent builds the event of the message that r delivers (or reads),
+// as applyKnownReceipt would store it: nil when r does something else.
+func (s *Service) settledEvent(r unify.Receipt, known *sentState, now time.Time) *builtEvent {
+	a := known.attempt
+	a.Parts = []unify.Part{known.attempt.Parts[0]}
+	o := receiptOutcomeOf(r, &a, &a.Parts[0])
+	if !o.attemptMoves || a.Status != unify.StatusDelivered && a.Status != unify.StatusRead {
+		return nil
+	}
+	m := known.head
+	m.Status, m.Error, m.UpdatedAt = a.Status, "", now
+	ev, err := s.statusEvent(&m, now)
+	if err != nil {
+		return nil // built again where it is stored, which reports the error
+	}
+	return &builtEvent{status: m.Status, ev: ev}
+}
+
 // applyKnownReceipt applies r from what this instance remembers of the send
 // (see sentState) when r settles the attempt, and reports false, having
 // written nothing, when the store no longer holds the attempt as it was
 // sent or r is of another kind: the caller then takes the general way.
-func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, known *sentState, now time.Time) (bool, error) {
+// settled, when not nil, is the message's event built beforehand for the
+// status r gives it.
+func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, known *sentState, settled *builtEvent, now time.Time) (bool, error) {
 	a := known.attempt
 	a.Parts = []unify.Part{known.attempt.Parts[0]}
 	part := &a.Parts[0]
@@ -103,8 +134,8 @@ func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, known *sen
 	// The attempt as sent, unchanged since (no receipt, timer, fallback,
 	// erasure or other instance wrote it): its part is as sent too, since
 	// only a receipt moves a part and, of a single part, its attempt with it.
-	settled, err := tx.SettleAttempt(&a, known.attempt.Status, known.at, now)
-	if err != nil || !settled {
+	ok, err := tx.SettleAttempt(&a, known.attempt.Status, known.at, now)
+	if err != nil || !ok {
 		return false, err
 	}
 	s.metrics.receipts.WithLabelValues(string(a.Channel), string(o.partStatus)).Inc()
@@ -114,7 +145,10 @@ func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, known *sen
 	// The message is moved only if it is still as the send left it, which
 	// also makes this attempt its newest; otherwise it is read.
 	m := known.head
-	err = s.settleMessage(tx, &m, &a, now, s.moveStatus)
+	move := func(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool) (bool, error) {
+		return s.moveStatus(tx, m, st, errText, now, force, settled)
+	}
+	err = s.settleMessage(tx, &m, &a, now, move)
 	if errors.Is(err, errMessageMoved) {
 		cur, _, newest, err := tx.AttemptState(m.ID, a.ID)
 		if err != nil || !newest {
@@ -220,8 +254,9 @@ var errMessageMoved = errors.New("dispatch: the message changed since it was rea
 
 // moveStatus is setStatus for a message known as it was, not read: it
 // changes nothing and returns errMessageMoved when the stored message is no
-// longer so.
-func (s *Service) moveStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool) (bool, error) {
+// longer so. prebuilt, when not nil, is the event of the new status if it
+// is the one moved to, with no error.
+func (s *Service) moveStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool, prebuilt *builtEvent) (bool, error) {
 	if m.Status == st && m.Error == errText || !force && !m.Status.Advances(st) {
 		return false, nil
 	}
@@ -235,5 +270,8 @@ func (s *Service) moveStatus(tx *sqlstore.Tx, m *unify.Message, st unify.Status,
 		return false, errMessageMoved
 	}
 	*m = next
+	if prebuilt != nil && prebuilt.status == st && errText == "" {
+		return true, s.announceEvent(tx, m, prebuilt.ev)
+	}
 	return true, s.announce(tx, m, now)
 }

@@ -428,6 +428,12 @@ func (s *Service) announce(tx *sqlstore.Tx, m *unify.Message, now time.Time) err
 	if err != nil {
 		return err
 	}
+	return s.announceEvent(tx, m, ev)
+}
+
+// announceEvent is announce with the event built beforehand, off the
+// store's one writer, by a caller that knew the status tx would store.
+func (s *Service) announceEvent(tx *sqlstore.Tx, m *unify.Message, ev unify.OutboxEvent) error {
 	if err := tx.AddEvent(ev, m.ID); err != nil {
 		return err
 	}

@@ -326,9 +326,19 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 			a.Parts[i].Status = unify.StatusSent
 		}
 	}
+	// The message as the job read it is almost always still so: moved on
+	// that condition, it needs no read; otherwise it is read anew. Its
+	// event is built here, off the store's one writer.
+	expected := *m
+	expected.Attempts = nil
+	expected.Channel, expected.Carrier, expected.Status, expected.Error, expected.UpdatedAt = a.Channel, a.Carrier, unify.StatusSent, "", now
+	sentEvent, err := s.statusEvent(&expected, now)
+	if err != nil {
+		return err
+	}
 	var head *unify.Message // the message as this unit left it
 	var orphans bool        // receipts that came first were applied
-	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		head, orphans = nil, false // the unit may run twice (see InTx)
 		for _, f := range failures {
 			if err := tx.InsertAttempt(f, now); err != nil {
@@ -338,18 +348,13 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 		if err := tx.InsertAttempt(a, now); err != nil {
 			return err
 		}
-		// The message as the job read it is almost always still so: moved
-		// on that condition, it needs no read; otherwise it is read anew.
-		sent := *m
-		cur := &sent
-		cur.Attempts = nil
-		cur.Channel, cur.Carrier, cur.Status, cur.Error, cur.UpdatedAt = a.Channel, a.Carrier, unify.StatusSent, "", now
+		cur := &expected
 		moved, err := tx.MoveMessage(cur, m.Status, now)
 		switch {
 		case err != nil:
 			return err
 		case moved:
-			err = s.announce(tx, cur, now)
+			err = s.announceEvent(tx, cur, sentEvent)
 		default:
 			if cur, err = tx.MessageHead(m.ID); err != nil {
 				return err
