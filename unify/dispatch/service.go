@@ -123,9 +123,10 @@ type Service struct {
 }
 
 // recentSendsKept bounds the sends whose state waits in memory for their
-// receipt (a few hundred bytes each): at 1,000 messages a second, a minute
-// of receipts.
-const recentSendsKept = 1 << 16
+// receipt (about 700 bytes each, 11 MB at most): the receipts of the last
+// 16 s at 1,000 messages a second; a receipt that comes later is applied
+// from the store.
+const recentSendsKept = 1 << 14
 
 type cachedPolicy struct {
 	p  unify.Policy
