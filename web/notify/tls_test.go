@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -49,4 +50,27 @@ func TestHTTPSWebhook(t *testing.T) {
 			require.Empty(t, b.recv.ids())
 		})
 	}
+}
+
+// A receiver that closes keep-alive connections left idle (as most servers
+// do after a while) makes the next POST on such a connection fail before any
+// answer: it is sent again once on a new connection, not recorded as a
+// failed delivery and delayed by a back-off.
+func TestIdleConnectionClosedByTheReceiver(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.recv.srv.Close()
+	srv := httptest.NewUnstartedServer(b.recv.srv.Config.Handler)
+	srv.Config.IdleTimeout = 20 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	b.cfg.URL = srv.URL + "/events"
+	first := b.store.add("msg_1", b.clock.Now())
+	b.start(t)
+	eventually(t, func() bool { return b.store.delivered(first) }, "first event delivered")
+	time.Sleep(100 * time.Millisecond) // the receiver closes the idle connection
+	second := b.store.add("msg_2", b.clock.Now())
+	eventually(t, func() bool { return b.store.delivered(second) }, "second event delivered")
+	require.Empty(t, b.store.event(second).failures, "the stale connection cost no failed try")
+	require.Equal(t, []string{first, second}, b.recv.ids())
 }
