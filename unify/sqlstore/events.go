@@ -91,7 +91,10 @@ func (t *Tx) pickEvents(now int64, scan, limit int) ([]any, error) {
 		return nil, classify(fmt.Errorf("sqlstore: scan events: %w", err))
 	}
 	defer rows.Close()
-	seen := make(map[string]bool, scan)
+	// Sized for a small outbox: scan (up to 2,048) as a size hint made
+	// every claim allocate a map that large, 70 µs of a claim that found
+	// three events.
+	seen := make(map[string]bool, min(scan, 64))
 	var seqs []any
 	for rows.Next() && len(seqs) < limit {
 		var (
