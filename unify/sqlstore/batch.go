@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Group commit. SQLite has one writer and most of a small transaction's cost
@@ -25,6 +26,16 @@ const maxBatch = 256
 const (
 	minShare    = 8
 	yieldRounds = 2
+)
+
+// A batch still smaller than minShare that came after the writer had been
+// waiting for work (idleGap) waits up to linger for more: below full load,
+// units arrive a few hundred microseconds apart and each would otherwise
+// be a transaction of its own. Under full load the next unit is always
+// queued when a batch ends, and nothing lingers.
+const (
+	idleGap = 50 * time.Microsecond
+	linger  = 500 * time.Microsecond
 )
 
 type txRequest struct {
@@ -69,6 +80,9 @@ func (b *batcher) submit(ctx context.Context, fn func(*Tx) error) error {
 func (b *batcher) loop() {
 	defer b.wg.Done()
 	batch := make([]txRequest, 0, maxBatch)
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	var ended time.Time // when the last batch was done
 	for {
 		select {
 		case <-b.stop:
@@ -81,6 +95,7 @@ func (b *batcher) loop() {
 				}
 			}
 		case r := <-b.queue:
+			idle := time.Since(ended) > idleGap
 			batch = append(batch[:0], r)
 			for round := 0; ; round++ {
 				b.fill(&batch)
@@ -89,10 +104,31 @@ func (b *batcher) loop() {
 				}
 				runtime.Gosched()
 			}
+			if idle && len(batch) < minShare {
+				b.linger(&batch, wait)
+			}
 			b.run(batch)
+			ended = time.Now()
 			if b.s.ckpt != nil {
 				b.s.ckpt.restartIfFull(b.s.w)
 			}
+		}
+	}
+}
+
+// linger waits up to linger for the batch to reach minShare units.
+func (b *batcher) linger(batch *[]txRequest, wait *time.Timer) {
+	wait.Reset(linger)
+	defer wait.Stop()
+	for len(*batch) < minShare {
+		select {
+		case r := <-b.queue:
+			*batch = append(*batch, r)
+			b.fill(batch)
+		case <-wait.C:
+			return
+		case <-b.stop:
+			return
 		}
 	}
 }
