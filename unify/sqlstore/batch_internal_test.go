@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,5 +32,26 @@ func TestLingerWaitsForCompanyNotLonger(t *testing.T) {
 	b.linger(&batch, wait)
 	if d := time.Since(start); len(batch) != 1 || d < linger || d > time.Second {
 		t.Fatalf("alone: %d units after %v, want 1 after %v", len(batch), d, linger)
+	}
+}
+
+func TestInListPadsToAPowerOfTwo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n, padded int
+	}{{1, 1}, {2, 2}, {3, 4}, {4, 4}, {5, 8}, {200, 256}} {
+		vs := make([]any, tc.n)
+		for i := range vs {
+			vs[i] = i
+		}
+		ph, got := inList(vs)
+		if len(got) != tc.padded || strings.Count(ph, "?") != tc.padded {
+			t.Fatalf("%d values: %d values, %q; want %d", tc.n, len(got), ph, tc.padded)
+		}
+		for i, v := range got {
+			if want := min(i, tc.n-1); v != want {
+				t.Fatalf("%d values: value %d is %v, want %d (the last one repeated)", tc.n, i, v, want)
+			}
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"gateway/unify"
@@ -53,7 +52,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 		if err != nil || len(seqs) == 0 {
 			return err
 		}
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(seqs)), ",")
+		ph, seqs := inList(seqs)
 		var rows []struct {
 			ID         string `db:"id"`
 			Key        string `db:"key"`
@@ -130,13 +129,25 @@ func (s *Store) EventsDelivered(ctx context.Context, at time.Time, ids ...string
 	if len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, micros(at))
-	for _, id := range ids {
-		args = append(args, id)
-	}
+	ph, in := inList(anys(ids))
 	return s.exec(ctx, `UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = ''
-		WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+		WHERE id IN (`+ph+`)`, append([]any{micros(at)}, in...)...)
+}
+
+// inList returns the placeholders of an IN list for vs, and vs padded with
+// its last value to the next power of two: IN lists of every length up to
+// 256 make nine statements, which stay in the connection's statement cache,
+// instead of 256 that push each other out of it and are prepared anew. vs
+// must not be empty.
+func inList(vs []any) (string, []any) {
+	n := 1
+	for n < len(vs) {
+		n *= 2
+	}
+	for len(vs) < n {
+		vs = append(vs, vs[len(vs)-1])
+	}
+	return placeholders(n), vs
 }
 
 // EventFailed records a failed delivery and when to try again.
