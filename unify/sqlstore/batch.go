@@ -108,10 +108,10 @@ func (b *batcher) loop() {
 				b.linger(&batch, wait)
 			}
 			b.run(batch)
-			ended = time.Now()
 			if b.s.ckpt != nil {
 				b.s.ckpt.restartIfFull(b.s.w)
 			}
+			ended = time.Now()
 		}
 	}
 }
