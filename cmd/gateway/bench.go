@@ -63,11 +63,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, look
 		counter = c
 	}
 	b := &bench{url: strings.TrimRight(*url, "/"), key: *key, from: *from, to: *to,
-		client: &http.Client{Timeout: 30 * time.Second},
 		// The load tool shares the machine with what it measures: its
 		// requests go through fasthttp, which costs a fraction of
-		// net/http's CPU per request (a connection per request in flight).
-		fast: &fasthttp.Client{MaxConnsPerHost: *conc, MaxConnWaitTimeout: 30 * time.Second}}
+		// net/http's CPU per request (a connection per request in flight,
+		// and one for the metrics).
+		client: &fasthttp.Client{MaxConnsPerHost: *conc + 1, MaxConnWaitTimeout: 30 * time.Second}}
 	before, _ := b.scrape(ctx)
 
 	var bar *progressbar.ProgressBar
@@ -133,8 +133,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, look
 
 type bench struct {
 	url, key, from, to string
-	client             *http.Client // scrapes /metrics
-	fast               *fasthttp.Client
+	client             *fasthttp.Client
 	mu                 sync.Mutex
 	errs               map[string]int
 }
@@ -190,17 +189,22 @@ func (b *bench) send(ctx context.Context, i int64) error {
 	req.Header.Set("Authorization", "Bearer "+b.key)
 	req.Header.SetContentType("application/json")
 	req.SetBodyString(`{"to":"` + b.to + `","from":"` + b.from + `","content":{"text":"bench message ` + strconv.FormatInt(i, 10) + `"}}`)
-	timeout := 30 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
-	if err := b.fast.DoTimeout(req, resp, timeout); err != nil {
+	if err := b.do(ctx, req, resp); err != nil {
 		return err
 	}
 	if resp.StatusCode() != http.StatusAccepted {
 		return fmt.Errorf("http %d", resp.StatusCode())
 	}
 	return nil
+}
+
+// do sends req within 30 s, or less if ctx ends sooner.
+func (b *bench) do(ctx context.Context, req *fasthttp.Request, resp *fasthttp.Response) error {
+	timeout := 30 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	return b.client.DoTimeout(req, resp, timeout)
 }
 
 func (b *bench) fail(err error) {
@@ -240,16 +244,14 @@ type metricsSnapshot struct {
 // scrape reads the gateway's own counts from /metrics.
 func (b *bench) scrape(ctx context.Context) (metricsSnapshot, error) {
 	var s metricsSnapshot
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/metrics", nil)
-	if err != nil {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(b.url + "/metrics")
+	if err := b.do(ctx, req, resp); err != nil {
 		return s, err
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return s, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	sc := bufio.NewScanner(bytes.NewReader(resp.Body()))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()

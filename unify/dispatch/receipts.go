@@ -19,15 +19,14 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 		r.At = s.now()
 	}
 	now := s.now()
-	known := s.recent.take(r.Carrier, r.Ref.Raw)
-	var settled *builtEvent
-	if known != nil {
-		settled = s.settledEvent(r, known, now)
+	var known *knownReceipt
+	if sent := s.recent.take(r.Carrier, r.Ref.Raw); sent != nil {
+		known = s.planKnownReceipt(r, sent, now)
 	}
 	var fromMemory bool
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		if known != nil {
-			done, err := s.applyKnownReceipt(tx, r, known, settled, now)
+			done, err := s.applyKnownReceipt(tx, r, known, now)
 			if err != nil || done {
 				fromMemory = done
 				return err
@@ -99,54 +98,58 @@ type builtEvent struct {
 	ev     unify.OutboxEvent
 }
 
-// settledEvent builds the event of the message that r delivers (or reads),
-// as applyKnownReceipt would store it: nil when r does something else.
-func (s *Service) settledEvent(r unify.Receipt, known *sentState, now time.Time) *builtEvent {
-	a := known.attempt
-	a.Parts = []unify.Part{known.attempt.Parts[0]}
-	o := receiptOutcomeOf(r, &a, &a.Parts[0])
-	if !o.attemptMoves || a.Status != unify.StatusDelivered && a.Status != unify.StatusRead {
-		return nil
-	}
-	m := known.head
-	m.Status, m.Error, m.UpdatedAt = a.Status, "", now
-	ev, err := s.statusEvent(&m, now)
-	if err != nil {
-		return nil // built again where it is stored, which reports the error
-	}
-	return &builtEvent{status: m.Status, ev: ev}
+// knownReceipt is what a receipt does to a send this instance remembers
+// (see sentState), worked out before its transaction, off the writer.
+type knownReceipt struct {
+	sent    *sentState
+	attempt unify.Attempt // as the receipt leaves it
+	outcome receiptOutcome
+	// event is the message's event when the receipt delivers (or reads) it.
+	event *builtEvent
 }
 
-// applyKnownReceipt applies r from what this instance remembers of the send
-// (see sentState) when r settles the attempt, and reports false, having
-// written nothing, when the store no longer holds the attempt as it was
-// sent or r is of another kind: the caller then takes the general way.
-// settled, when not nil, is the message's event built beforehand for the
-// status r gives it.
-func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, known *sentState, settled *builtEvent, now time.Time) (bool, error) {
-	a := known.attempt
-	a.Parts = []unify.Part{known.attempt.Parts[0]}
-	part := &a.Parts[0]
-	o := receiptOutcomeOf(r, &a, part)
-	if !o.attemptMoves || o.late {
-		return false, nil
+// planKnownReceipt works out what r does to sent; nil when r does not
+// settle the attempt, which is left to the general way.
+func (s *Service) planKnownReceipt(r unify.Receipt, sent *sentState, now time.Time) *knownReceipt {
+	k := &knownReceipt{sent: sent, attempt: sent.attempt}
+	k.attempt.Parts = []unify.Part{sent.attempt.Parts[0]}
+	k.outcome = receiptOutcomeOf(r, &k.attempt, &k.attempt.Parts[0])
+	if !k.outcome.attemptMoves || k.outcome.late {
+		return nil
 	}
+	if st := k.attempt.Status; st == unify.StatusDelivered || st == unify.StatusRead {
+		m := sent.head
+		m.Status, m.Error, m.UpdatedAt = st, "", now
+		// On an error the event is built again where it is stored, which
+		// reports it.
+		if ev, err := s.statusEvent(&m, now); err == nil {
+			k.event = &builtEvent{status: st, ev: ev}
+		}
+	}
+	return k
+}
+
+// applyKnownReceipt applies r as k worked it out, and reports false, having
+// written nothing, when the store no longer holds the attempt as it was
+// sent: the caller then takes the general way.
+func (s *Service) applyKnownReceipt(tx *sqlstore.Tx, r unify.Receipt, k *knownReceipt, now time.Time) (bool, error) {
+	a := k.attempt // the unit may run twice (see InTx): k stays as planned
 	// The attempt as sent, unchanged since (no receipt, timer, fallback,
 	// erasure or other instance wrote it): its part is as sent too, since
 	// only a receipt moves a part and, of a single part, its attempt with it.
-	ok, err := tx.SettleAttempt(&a, known.attempt.Status, known.at, now)
+	ok, err := tx.SettleAttempt(&a, k.sent.attempt.Status, k.sent.at, now)
 	if err != nil || !ok {
 		return false, err
 	}
-	s.metrics.receipts.WithLabelValues(string(a.Channel), string(o.partStatus)).Inc()
-	if err := tx.UpdatePart(a.ID, part.Seq, o.partStatus, r.Error); err != nil {
+	s.metrics.receipts.WithLabelValues(string(a.Channel), string(k.outcome.partStatus)).Inc()
+	if err := tx.UpdatePart(a.ID, a.Parts[0].Seq, k.outcome.partStatus, r.Error); err != nil {
 		return false, err
 	}
 	// The message is moved only if it is still as the send left it, which
 	// also makes this attempt its newest; otherwise it is read.
-	m := known.head
+	m := k.sent.head
 	move := func(tx *sqlstore.Tx, m *unify.Message, st unify.Status, errText string, now time.Time, force bool) (bool, error) {
-		return s.moveStatus(tx, m, st, errText, now, force, settled)
+		return s.moveStatus(tx, m, st, errText, now, force, k.event)
 	}
 	err = s.settleMessage(tx, &m, &a, now, move)
 	if errors.Is(err, errMessageMoved) {

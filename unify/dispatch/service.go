@@ -269,15 +269,12 @@ func (s *Service) Accept(ctx context.Context, m *unify.Message, idem unify.Idemp
 	s.metrics.accepted.Inc()
 	if laned {
 		s.metrics.toLane.Inc()
-	} else {
-		s.metrics.toQueue.Inc()
-	}
-	if laned {
 		// The worker gets its own copy: the caller goes on reading m.
 		own := *m
 		own.Attempts = nil
 		s.lane <- laneJob{job: job, m: &own, optOut: optOut}
 	} else {
+		s.metrics.toQueue.Inc()
 		s.kick()
 	}
 	return m, false, nil

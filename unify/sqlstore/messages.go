@@ -217,8 +217,7 @@ func (s *Store) assemble(ctx context.Context, q sqlx.QueryerContext, row message
 		for i, a := range attempts {
 			ids[i] = a.ID
 		}
-		in := strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")
-		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT * FROM parts WHERE attempt_id IN (`+in+`)`), ids...); err != nil {
+		if err := sqlx.SelectContext(ctx, q, &parts, s.w.Rebind(`SELECT * FROM parts WHERE attempt_id IN (`+placeholders(len(ids))+`)`), ids...); err != nil {
 			return nil, classify(fmt.Errorf("sqlstore: read parts: %w", err))
 		}
 		slices.SortFunc(parts, func(a, b partRow) int { return cmp.Compare(a.Seq, b.Seq) })

@@ -204,8 +204,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		r.recordDeliveries(ctx)
 	}()
 	// A fixed pool of POST workers rather than a goroutine per event: each
-	// POST goes deep into net/http, and a new goroutine's stack would grow
-	// (and be copied) several times on every one.
+	// POST goes deep into the HTTP client, and a new goroutine's stack
+	// would grow (and be copied) several times on every one.
 	for range d.cfg.Concurrency {
 		r.wg.Go(func() { r.postEvents(ctx) })
 	}
