@@ -176,11 +176,13 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 		Owner:  owner,
 		Logger: logger.With("component", "webhook"), Registerer: g.registry,
 	}, g.store)
+	// The store hands the dispatcher the events it can post at once, and
+	// wakes it for the others.
+	g.store.SetHandoff(g.notifier)
 
 	g.svc = dispatch.New(dispatch.Config{
 		Senders: senders, Router: router, Channels: channels, Owner: owner,
 		LinkTLS:     func(carrier string, ch unify.ChannelKind) bool { return ch == unify.ChannelSMS && tlsLinks[carrier] },
-		OnEvents:    g.notifier.Wake,
 		WebLinkBase: cfg.PublicURL,
 		OnInbound: func(in unify.Inbound) {
 			if g.rcs != nil && in.Channel == unify.ChannelSMS {

@@ -38,9 +38,6 @@ func (s *Service) HandleConsent(ctx context.Context, c unify.ConsentChange) erro
 	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		return s.applyConsent(tx, s.sendersAt(c.To), c)
 	})
-	if err == nil {
-		s.cfg.OnEvents()
-	}
 	return err
 }
 

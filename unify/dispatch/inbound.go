@@ -30,7 +30,6 @@ func (s *Service) HandleInbound(ctx context.Context, in unify.Inbound) error {
 	if s.cfg.OnInbound != nil {
 		s.cfg.OnInbound(in)
 	}
-	s.cfg.OnEvents()
 	return nil
 }
 

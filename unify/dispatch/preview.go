@@ -113,8 +113,5 @@ func (s *Service) WebReply(ctx context.Context, token string, index int) error {
 		}
 	}
 	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return s.routeInboundTo(tx, in, m.From, s.now()) })
-	if err == nil {
-		s.cfg.OnEvents()
-	}
 	return err
 }

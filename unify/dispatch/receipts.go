@@ -51,7 +51,6 @@ func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
 	} else {
 		s.metrics.stateFromStore.Inc()
 	}
-	s.cfg.OnEvents()
 	return nil
 }
 

@@ -88,10 +88,7 @@ type Config struct {
 	WebLinkTTL  time.Duration
 	// OnInbound, when set, is told of every inbound message once routed (the
 	// RCS capability cache learns from SMS replies).
-	OnInbound func(unify.Inbound)
-	// OnEvents is called after a commit that added outbox events (the
-	// notifier's Wake).
-	OnEvents   func()
+	OnInbound  func(unify.Inbound)
 	Registerer prometheus.Registerer
 	NowFunc    func() time.Time
 	Logger     *slog.Logger
@@ -167,9 +164,6 @@ func New(cfg Config, store *sqlstore.Store) *Service {
 	}
 	if cfg.WebLinkTTL <= 0 {
 		cfg.WebLinkTTL = 7 * 24 * time.Hour
-	}
-	if cfg.OnEvents == nil {
-		cfg.OnEvents = func() {}
 	}
 	s := &Service{
 		cfg:         cfg,

@@ -408,7 +408,6 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 	}
 	s.metrics.sent.WithLabelValues(string(a.Channel), a.Carrier).Inc()
 	s.metrics.segments.WithLabelValues(string(a.Channel)).Add(float64(res.Segments))
-	s.cfg.OnEvents()
 	return nil
 }
 
@@ -464,7 +463,6 @@ func (s *Service) recordFinalFailure(ctx context.Context, j sqlstore.Job, m *uni
 		return err
 	}
 	s.log.Info("message failed", "msg_id", m.ID, "reason", reason)
-	s.cfg.OnEvents()
 	return nil
 }
 
@@ -562,7 +560,6 @@ func (s *Service) timeout(ctx context.Context, j sqlstore.Job) error {
 	})
 	if err == nil {
 		s.kick()
-		s.cfg.OnEvents()
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,16 +16,84 @@ import (
 // The body is sealed like message content: a reply's event carries the
 // phone's text and number, a consent change the number.
 func (t *Tx) AddEvent(e unify.OutboxEvent, messageID unify.MessageID) error {
-	key, body, err := t.s.sealer.Seal(e.Body)
+	owner, leaseUntil, handed, err := t.handOver(e, messageID)
+	if err != nil {
+		return err
+	}
+	sealKey, body, err := t.s.sealer.Seal(e.Body)
 	if err != nil {
 		return fmt.Errorf("sqlstore: seal event: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO events (id, key, type, dialect, message_id, content_key, body, next_at, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		e.ID, e.Key, e.Type, e.Dialect, messageID, key, body, micros(e.CreatedAt), micros(e.CreatedAt))
+	_, err = t.exec(`INSERT INTO events (id, key, type, dialect, message_id, content_key, body, next_at, created_at, lease_owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		e.ID, e.Key, e.Type, e.Dialect, string(messageID), sealKey, body, micros(e.CreatedAt), micros(e.CreatedAt), owner, leaseUntil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: add event: %w", err)
 	}
+	if handed {
+		t.handed = append(t.handed, e)
+	} else {
+		t.queued = true
+	}
 	return nil
+}
+
+// Handoff takes events as the transaction that stores them commits, instead
+// of waiting for a claim to find them (notify.Dispatcher implements it; see
+// its Reserve). Its methods run on the store's writer and must not wait for
+// the store.
+type Handoff interface {
+	// Reserve says whether ev is to be stored leased to owner until
+	// leaseUntil and handed over at commit. older reports whether an
+	// undelivered event of ev's key is stored already.
+	Reserve(ev unify.OutboxEvent, older func() (bool, error)) (owner string, leaseUntil time.Time, ok bool, err error)
+	// Committed takes the reserved events of a committed transaction.
+	Committed([]unify.OutboxEvent)
+	// Abandoned drops the reservations of a transaction rolled back.
+	Abandoned([]unify.OutboxEvent)
+	// Wake: events were stored for a claim to find.
+	Wake()
+	// NewKey: key has no event stored, and gets none but through Reserve
+	// (a new message's id, the key of its status events).
+	NewKey(key string)
+}
+
+// SetHandoff makes h the taker of new events; call it before the store is
+// used. Events are handed over on SQLite only, where this process is the one
+// writer, so that the question Reserve asks of the store has an answer
+// nobody else can change before the commit; on PostgreSQL h is only woken.
+func (s *Store) SetHandoff(h Handoff) { s.handoff = h }
+
+// handOver asks the handoff whether it takes e. Only status events qualify:
+// their key is their message, whose events the index on message_id finds.
+func (t *Tx) handOver(e unify.OutboxEvent, messageID unify.MessageID) (owner string, leaseUntil int64, ok bool, err error) {
+	h := t.s.handoff
+	if h == nil || t.s.dialect != SQLite || e.Key != string(messageID) {
+		return "", 0, false, nil
+	}
+	owner, until, ok, err := h.Reserve(e, func() (bool, error) {
+		var one int
+		err := t.tx.QueryRowContext(t.ctx, `SELECT 1 FROM events WHERE message_id = ? AND key = ? AND delivered_at IS NULL LIMIT 1`,
+			string(messageID), e.Key).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, classify(err)
+	})
+	if err != nil || !ok {
+		return "", 0, false, err
+	}
+	return owner, micros(until), true, nil
+}
+
+// ReleaseEvents ends owner's leases of events, counting no try: they are due
+// as before, for a claim to take in order.
+func (s *Store) ReleaseEvents(ctx context.Context, owner string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ph, in := inList(anys(ids))
+	return s.exec(ctx, `UPDATE events SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND id IN (`+ph+`)`,
+		append([]any{owner}, in...)...)
 }
 
 // claimScan bounds how many pending events one claim looks at, per event it

@@ -83,6 +83,9 @@ func (t *Tx) InsertMessage(m *unify.Message) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert message: %w", err)
 	}
+	if h := t.s.handoff; h != nil && t.s.dialect == SQLite {
+		h.NewKey(string(m.ID)) // its status events' key: none can be stored yet
+	}
 	return nil
 }
 

@@ -79,6 +79,7 @@ type Store struct {
 	// added since. SQLite only, where this process is the one writer; every
 	// send asks (HasOrphanReceipts), and there almost never are any.
 	noOrphans atomic.Bool
+	handoff   Handoff // see SetHandoff; nil: events wait to be claimed
 }
 
 // Open connects to dsn: "sqlite:PATH" (the directory is created) or
@@ -254,6 +255,10 @@ type Tx struct {
 	tx  *sqlx.Tx
 	s   *Store
 	ctx context.Context
+	// handed: events reserved by the handoff, to be handed over at commit;
+	// queued: events were stored for a claim to find.
+	handed []unify.OutboxEvent
+	queued bool
 }
 
 // InTx runs fn in a transaction and commits it when fn returns nil; when it
@@ -304,15 +309,29 @@ func (s *Store) runTx(ctx context.Context, fn func(*Tx) error) error {
 	t := &Tx{tx: tx, s: s, ctx: ctx}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
+		t.abandon()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		t.abandon()
 		return classify(fmt.Errorf("sqlstore: commit: %w", err))
 	}
 	if s.ckpt != nil {
 		s.ckpt.committed()
 	}
+	if len(t.handed) > 0 {
+		s.handoff.Committed(t.handed)
+	}
+	if t.queued && s.handoff != nil {
+		s.handoff.Wake()
+	}
 	return nil
+}
+
+func (t *Tx) abandon() {
+	if len(t.handed) > 0 {
+		t.s.handoff.Abandoned(t.handed)
+	}
 }
 
 // classify turns errors that mean "the database cannot take writes right now"

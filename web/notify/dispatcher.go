@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -38,6 +39,9 @@ type Store interface {
 	// and keeping errText as its last error), releases the lease and makes
 	// the event due again at nextAt.
 	EventFailed(ctx context.Context, id string, errText string, nextAt time.Time) error
+	// ReleaseEvents ends owner's leases of events without counting a try:
+	// they are due as they were, to be claimed in order.
+	ReleaseEvents(ctx context.Context, owner string, ids ...string) error
 }
 
 // Config configures a Dispatcher. Zero values take the defaults noted.
@@ -107,6 +111,7 @@ type Dispatcher struct {
 	metrics *metrics
 	wake    chan struct{}
 	hub     hubState
+	current atomic.Pointer[run] // the running Run, which takes hand-overs
 	// client is nil when there is no URL; clientErr says what is wrong
 	// with one that cannot be used, as the error of every delivery.
 	client    *webhookClient
@@ -185,12 +190,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
+	limit := prefetch * d.cfg.Concurrency
 	r := &run{
-		d:        d,
-		inflight: make(map[string]struct{}, d.cfg.Concurrency),
-		queue:    make(chan claimed, prefetch*d.cfg.Concurrency),
-		done:     make(chan struct{}, 1),
-		ok:       make(chan unify.OutboxEvent, prefetch*d.cfg.Concurrency),
+		d:     d,
+		limit: limit,
+		keys:  make(map[string]*keyState, limit),
+		queue: make(chan claimed, 2*limit), // see claimSlots
+		done:  make(chan struct{}, 1),
+		ok:    make(chan unify.OutboxEvent, 2*limit),
 	}
 	if d.client != nil {
 		// In-flight POSTs end with Run: fasthttp's requests take no context,
@@ -209,11 +216,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for range d.cfg.Concurrency {
 		r.wg.Go(func() { r.postEvents(ctx) })
 	}
+	d.current.Store(r)
 	defer func() {
-		close(r.queue)
+		d.current.CompareAndSwap(r, nil)
+		r.stop()
 		r.wg.Wait()
 		close(r.ok)
 		<-recorded
+		r.handing.Wait()
 	}()
 
 	timer := time.NewTimer(0) // look at the outbox at once
@@ -223,29 +233,36 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-d.wake:
+			r.markBacklog()
 		case <-timer.C:
+			// Events due after a back-off, leases run out, another
+			// instance's events: nothing announces those.
+			r.markBacklog()
+			timer.Reset(d.cfg.PollInterval)
 		case <-r.done:
-			// The next event of a key may be waiting behind the one just
-			// done: look now rather than at the next poll.
+			// A settled event may have had a follower waiting in the store.
 		}
 		// Claims come in chunks of at least a POST slot's worth: each one
-		// rereads the head of the outbox, in flight events included.
-		if free := prefetch*d.cfg.Concurrency - r.busy(); free >= d.cfg.Concurrency {
-			r.claim(ctx, free)
+		// rereads the head of the outbox, in flight events included. Events
+		// handed over at commit need none (see Reserve).
+		if gen, backlog := r.backlogged(); backlog {
+			if n := r.claimSlots(d.cfg.Concurrency); n > 0 {
+				r.claim(ctx, n, gen)
+				timer.Reset(d.cfg.PollInterval)
+			}
 		}
-		timer.Reset(d.cfg.PollInterval)
 	}
 }
 
-// prefetch × Concurrency bounds the events claimed and not yet settled
-// (waiting for a POST slot, posting, or being recorded). Claiming more than
-// the POST slots keeps them busy while a claim or a record waits its turn
-// at the store, which under load takes longer than a POST to a nearby
-// receiver: make bench delivers 3,500 events/s with 4, 3,900 with 16 (the
-// API's rate: the outbox no longer falls behind). Bounding it leaves the
-// rest of the outbox to other instances. An event that waited so long for
-// a slot that its lease could run out during its POST is handed back
-// instead (see errLeaseShort).
+// prefetch × Concurrency bounds the events claimed or handed over and not
+// yet settled (waiting for a POST slot, posting, or being recorded).
+// Claiming more than the POST slots keeps them busy while a claim or a
+// record waits its turn at the store, which under load takes longer than a
+// POST to a nearby receiver: make bench delivers 3,500 events/s with 4,
+// 3,900 with 16 (the API's rate: the outbox no longer falls behind).
+// Bounding it leaves the rest of the outbox to other instances. An event
+// that waited so long for a slot that its lease could run out during its
+// POST is handed back instead (see errLeaseShort).
 const prefetch = 16
 
 // errLeaseShort: the event's lease ends before a POST started now would.
@@ -255,46 +272,99 @@ var errLeaseShort = errors.New("notify: lease too short to post; released")
 // run is the state of one Run call.
 type run struct {
 	d       *Dispatcher
+	limit   int // events reserved, claimed or handed over and not yet settled, at most (see claimSlots)
 	wg      sync.WaitGroup
-	queue   chan claimed           // claimed events waiting for a POST worker
+	handing sync.WaitGroup         // events being handed back to the store
+	queue   chan claimed           // events waiting for a POST worker
 	done    chan struct{}          // an event is settled: its outcome is recorded
 	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
 	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
 
-	mu       sync.Mutex
-	inflight map[string]struct{} // keys claimed and not yet posted
-	pending  int                 // events claimed and not yet settled
+	mu      sync.Mutex
+	keys    map[string]*keyState // keys with an event reserved, claimed or not yet settled
+	clean   cleanKeys            // keys known to have no event in the store, nor in keys
+	pending int                  // events reserved, claimed or handed over and not yet settled
+	booked  int                  // places booked by the claim running (see claimSlots)
+	stopped bool                 // Run is ending: queue is closed
+	// backlog: the store may hold events a claim would return. gen counts
+	// the times it was set, so that a claim that started before the last
+	// one does not clear it.
+	backlog bool
+	gen     uint64
 }
 
-func (r *run) busy() int {
+// claimSlots books the free places for a claim, when there are at least
+// least of them. Hand-overs do not count them (Reserve only looks at
+// pending), so that a claim running does not send every event committed
+// meanwhile to the store, and from there to the next claim: the queue holds
+// twice the limit, which pending and booked never pass together (pending
+// grows past the limit only by claimed events, in booked places).
+func (r *run) claimSlots(least int) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.pending
+	n := r.limit - r.pending - r.booked
+	if n < least {
+		return 0
+	}
+	r.booked += n
+	return n
 }
 
-// take marks key in flight; false if it already is.
+// unbookSlots ends a claim's booking of n places.
+func (r *run) unbookSlots(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.booked -= n
+}
+
+func (r *run) markBacklog() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.setBacklog()
+}
+
+func (r *run) setBacklog() {
+	r.backlog = true
+	r.gen++
+}
+
+func (r *run) backlogged() (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen, r.backlog
+}
+
+// take starts a claimed event of key, in a place booked by claimSlots; false
+// if the key has events in memory, which a correct store never lets happen
+// (the claimed event is the oldest undelivered of its key: every earlier one
+// was POSTed).
 func (r *run) take(key string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, busy := r.inflight[key]; busy {
+	ks := r.keys[key]
+	if ks == nil {
+		ks = &keyState{}
+		r.keys[key] = ks
+	} else if ks.busy || len(ks.waiting) > 0 || len(ks.reserved) > 0 {
 		return false
 	}
-	r.inflight[key] = struct{}{}
+	// Claimed: later events of the key may be in the store, so none is
+	// handed over until this one is settled.
+	ks.open = false
+	ks.busy = true
+	ks.unsettled++
 	r.pending++
 	return true
 }
 
-func (r *run) release(key string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.inflight, key)
-}
-
-func (r *run) claim(ctx context.Context, free int) {
+// claim takes up to n events from the store, in n places booked by
+// claimSlots; gen is the backlog's generation when it was decided.
+func (r *run) claim(ctx context.Context, n int, gen uint64) {
 	d := r.d
 	now := d.cfg.NowFunc()
 	leaseUntil := now.Add(d.cfg.Lease)
-	evs, err := d.store.ClaimEvents(ctx, d.cfg.Owner, now, leaseUntil, free)
+	evs, err := d.store.ClaimEvents(ctx, d.cfg.Owner, now, leaseUntil, n)
+	defer r.unbookSlots(n)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -309,18 +379,26 @@ func (r *run) claim(ctx context.Context, free int) {
 		d.log.Info("notify: claiming events works again")
 		r.failing = false
 	}
+	if len(evs) < n {
+		r.clearBacklog(gen)
+	}
 	for _, ev := range evs {
-		// A correct store never does this (the key's previous event is
-		// still leased and undelivered until its outcome is recorded: see
-		// the order in postEvents), but two POSTs of one key at
-		// once would break the order the receiver relies on. An event
-		// skipped here comes back when its lease runs out.
+		// An event skipped here comes back when its lease runs out.
 		if !r.take(ev.Key) {
 			d.log.Warn("notify: store returned an event that cannot be sent now; it will come back after its lease",
 				"event_id", ev.ID)
 			continue
 		}
-		r.queue <- claimed{ev: ev, leaseUntil: leaseUntil} // never blocks: at most prefetch × Concurrency are unsettled
+		r.queue <- claimed{ev: ev, leaseUntil: leaseUntil} // never blocks: see claimSlots
+	}
+}
+
+// clearBacklog: a claim that started at gen found all there was.
+func (r *run) clearBacklog(gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen == gen {
+		r.backlog = false
 	}
 }
 
@@ -330,8 +408,8 @@ type claimed struct {
 	leaseUntil time.Time
 }
 
-// postEvents is a POST worker: it sends claimed events until the queue is
-// closed. Once ctx is done, what is left is handed back unsent.
+// postEvents is a POST worker: it sends events until the queue is closed.
+// Once ctx is done, what is left is handed back unsent.
 func (r *run) postEvents(ctx context.Context) {
 	d := r.d
 	for c := range r.queue {
@@ -344,30 +422,42 @@ func (r *run) postEvents(ctx context.Context) {
 				err = d.post(ctx, ev)
 			}
 		}
-		// Free the key before recording the outcome: until the store has
-		// it, the store offers nothing more of this key, and once it has it
-		// the next claim may start the key's next event. (Freed after, a
-		// claim between the two would meet the next event with its key
-		// still taken, and skip it for a whole lease.)
-		r.release(ev.Key)
+		// The key's next event in memory goes now: this one reached the
+		// receiver, whenever its delivery is recorded.
+		r.finish(ev.Key, err == nil)
 		if err == nil {
 			r.ok <- ev
 			continue
 		}
 		d.record(ctx, ev, err)
-		r.settled(1)
+		r.settled(ev)
 	}
 }
 
-// settled counts n events as recorded and wakes Run: the next event of a
-// key may be waiting behind one of them.
-func (r *run) settled(n int) {
+// settled counts events as recorded, forgets the keys with nothing left in
+// memory, and wakes Run when a claim may now find a key's next event.
+func (r *run) settled(evs ...unify.OutboxEvent) {
 	r.mu.Lock()
-	r.pending -= n
+	for _, ev := range evs {
+		r.pending--
+		ks := r.keys[ev.Key]
+		ks.unsettled--
+		r.forgetIfIdle(ev.Key, ks)
+	}
 	r.mu.Unlock()
 	select {
 	case r.done <- struct{}{}:
 	default:
+	}
+}
+
+// close hands no more events of the keys of evs over: they stay in the
+// store, undelivered, for a claim to take again.
+func (r *run) close(evs []unify.OutboxEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range evs {
+		r.keys[ev.Key].open = false
 	}
 }
 
@@ -403,9 +493,10 @@ func (r *run) recordDeliveries(ctx context.Context) {
 		if err := d.store.EventsDelivered(sctx, now, ids...); err != nil {
 			d.log.Error("notify: recording deliveries failed; the events will be sent again after their lease",
 				"events", len(ids), "err", err)
+			r.close(batch)
 		}
 		cancel()
-		r.settled(len(batch))
+		r.settled(batch...)
 	}
 }
 

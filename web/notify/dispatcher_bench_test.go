@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,6 +45,10 @@ func (s *queueStore) EventsDelivered(_ context.Context, _ time.Time, ids ...stri
 
 func (s *queueStore) EventFailed(_ context.Context, id, errText string, _ time.Time) error {
 	panic("event " + id + " failed: " + errText)
+}
+
+func (s *queueStore) ReleaseEvents(_ context.Context, _ string, ids ...string) error {
+	panic(fmt.Sprint("events handed back: ", ids))
 }
 
 // BenchmarkDispatchEvents is the delivery of status events to the unified

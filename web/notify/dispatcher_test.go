@@ -34,6 +34,8 @@ type memStore struct {
 	byID      map[string]*memEvent
 	claims    int
 	claimErrs int // fail this many ClaimEvents calls first
+	// olderAsked counts the questions a handoff asked of the store (see store).
+	olderAsked int
 	// afterDelivered, when set, runs once EventsDelivered has marked its
 	// events (outside the lock): the moment a claim may run before the
 	// caller learns the outcome.
@@ -131,6 +133,17 @@ func (s *memStore) EventFailed(_ context.Context, id string, errText string, nex
 	e.failures = append(e.failures, failure{errText, nextAt})
 	e.nextAt = nextAt
 	e.owner, e.leaseUntil = "", time.Time{}
+	return nil
+}
+
+func (s *memStore) ReleaseEvents(_ context.Context, owner string, ids ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := s.byID[id]; ok && e.owner == owner {
+			e.owner, e.leaseUntil = "", time.Time{}
+		}
+	}
 	return nil
 }
 

@@ -13,6 +13,9 @@ type metrics struct {
 	latency   prometheus.Histogram
 	age       prometheus.Histogram
 	inflight  prometheus.Gauge
+	// handedOver counts events given to the dispatcher as their
+	// transaction committed, without a claim.
+	handedOver prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
@@ -41,6 +44,10 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 			Name: "gateway_webhook_posts_in_flight",
 			Help: "Webhook POSTs currently in flight.",
 		}),
+		handedOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_webhook_events_handed_over_total",
+			Help: "Events handed to the webhook dispatcher as the transaction that stored them committed, without a claim from the outbox.",
+		}),
 	}
 	if reg != nil {
 		m.delivered = register(reg, log, m.delivered)
@@ -48,6 +55,7 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 		m.latency = register(reg, log, m.latency)
 		m.age = register(reg, log, m.age)
 		m.inflight = register(reg, log, m.inflight)
+		m.handedOver = register(reg, log, m.handedOver)
 	}
 	return m
 }

@@ -54,6 +54,9 @@ func (s *oneEvent) EventsDelivered(context.Context, time.Time, ...string) error 
 	return nil
 }
 
+// ReleaseEvents: nothing is handed over to a dispatcher on this store.
+func (s *oneEvent) ReleaseEvents(context.Context, string, ...string) error { return nil }
+
 func (s *oneEvent) EventFailed(_ context.Context, _ string, errText string, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
