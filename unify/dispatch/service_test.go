@@ -554,3 +554,55 @@ func TestQueuedMessageWhosePolicyIsDeleted(t *testing.T) {
 	got := b.waitStatus(t, m.ID, unify.StatusFailed)
 	require.Equal(t, "policy sms-only no longer exists", got.Error)
 }
+
+// TestLanedSendCutShortIsSentAfterRestart: on SQLite a send handed to the
+// lane is held in memory, not stored as a job. A process that dies while
+// the send is in flight leaves an accepted message without a job; the next
+// Run finds it and sends it.
+func TestLanedSendCutShortIsSentAfterRestart(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	var sending sync.Map // message ids in a send
+	hung := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(m *unify.Message, _ *unify.Attempt) (unify.SendResult, error) {
+		sending.Store(m.ID, true)
+		select {} // the process dies during its sends
+	}}
+	reg := prometheus.NewRegistry()
+	cfg := dispatch.Config{
+		Senders: []unify.Sender{{Name: "acme", SMSSource: "ACME"}},
+		Router:  smsRouter(t), Channels: []dispatch.Channel{hung}, Workers: 1, Registerer: reg,
+	}
+	dead := dispatch.New(cfg, st)
+	go func() { _ = dead.Run(context.Background()) }()
+	laned := func() float64 {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				if f.GetName() == "gateway_accepted_paths_total" && m.GetLabel()[0].GetValue() == "lane" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+	// Accepted before the lane opens, a message is queued (and its stored
+	// job claimed by the dying worker, leased for a minute); once it is
+	// open, one goes through the lane.
+	var m *unify.Message
+	for deadline := time.Now().Add(5 * time.Second); laned() == 0; time.Sleep(5 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the lane never opened")
+		var err error
+		m, _, err = dead.Accept(context.Background(), &unify.Message{To: "+33612345678", From: "acme", Content: text("hi")}, unify.Idempotency{})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { _, in := sending.Load(m.ID); return in }, 5*time.Second, time.Millisecond, "the laned send in flight")
+
+	sms := &fakeChannel{kind: unify.ChannelSMS, SendFunc: func(*unify.Message, *unify.Attempt) (unify.SendResult, error) {
+		return unify.SendResult{Segments: 1, Parts: []unify.Part{{Seq: 1, Ref: ref("after-restart")}}}, nil
+	}}
+	cfg.Channels, cfg.Registerer = []dispatch.Channel{sms}, nil
+	run(t, st, cfg) // the restart, on the same store
+	b := &bundle{store: st}
+	b.waitStatus(t, m.ID, unify.StatusSent)
+}

@@ -21,6 +21,16 @@ var jobKinds = []sqlstore.JobKind{sqlstore.JobSend, sqlstore.JobTimeout, sqlstor
 // Run claims due jobs and works them with a fixed pool of workers until ctx
 // ends; then it waits for the sends in flight.
 func (s *Service) Run(ctx context.Context) error {
+	// Sends handed to the lane are not stored as jobs on SQLite (see
+	// sqlstore's AddLeasedJob): those a crash interrupted are found here,
+	// before the lane opens again.
+	n, err := s.store.RequeueUnsent(ctx, s.now())
+	if err != nil {
+		return fmt.Errorf("dispatch: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("sends interrupted by the last stop are queued again", "messages", n)
+	}
 	jobs := make(chan sqlstore.Job)
 	var wg sync.WaitGroup
 	free := make(chan struct{}, s.cfg.Workers)

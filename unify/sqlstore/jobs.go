@@ -46,13 +46,21 @@ func (t *Tx) AddJob(kind JobKind, ref string, runAt time.Time) error {
 }
 
 // AddLeasedJob schedules a new job already leased to owner until
-// leaseUntil, as if claimed at once: the instance that creates it can work
-// it from memory without a claim, while another instance still takes it
-// over when that lease expires. The ref must be new (a fresh message).
+// leaseUntil, as if claimed at once: the instance that creates it works it
+// from memory without a claim. On PostgreSQL the job is stored, and another
+// instance takes it over when the lease expires. On SQLite, where this
+// process is the store's one user, a send job is not (its ID is 0): the
+// message itself, accepted and not yet sent, stands for it. RetryJob stores
+// it should the send have to wait, and RequeueUnsent after a crash. That
+// spares the writer a row written and deleted for every message. The ref
+// must be new (a fresh message).
 func (t *Tx) AddLeasedJob(kind JobKind, ref string, runAt time.Time, owner string, leaseUntil time.Time) (Job, error) {
 	j := Job{Kind: kind, Ref: ref, RunAt: runAt, Tries: 1}
+	if t.s.dialect == SQLite && kind == JobSend {
+		return j, nil
+	}
 	const q = `INSERT INTO jobs (kind, ref, run_at, lease_owner, lease_until, tries) VALUES (?,?,?,?,?,1)`
-	args := []any{kind, ref, micros(runAt), owner, micros(leaseUntil)}
+	args := []any{string(kind), ref, micros(runAt), owner, micros(leaseUntil)}
 	var err error
 	if t.s.dialect == Postgres {
 		err = t.get(&j.ID, q+` RETURNING id`, args...)
@@ -70,6 +78,28 @@ func (t *Tx) AddLeasedJob(kind JobKind, ref string, runAt time.Time, owner strin
 	return j, nil
 }
 
+// RequeueUnsent stores a send job for every accepted message without one:
+// on SQLite, the sends held in memory (see AddLeasedJob) that a crash cut
+// short. Call it before any such send starts. It returns how many it stored.
+func (s *Store) RequeueUnsent(ctx context.Context, now time.Time) (int64, error) {
+	if s.dialect != SQLite {
+		return 0, nil
+	}
+	var n int64
+	err := s.InTx(ctx, func(t *Tx) error {
+		var err error
+		n, err = t.execRows(`INSERT INTO jobs (kind, ref, run_at)
+			SELECT ?, id, ? FROM messages WHERE status = ?
+			AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.kind = ? AND jobs.ref = messages.id)`,
+			string(JobSend), micros(now), string(unify.StatusAccepted), string(JobSend))
+		if err != nil {
+			return fmt.Errorf("sqlstore: requeue unsent messages: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // DeleteJob removes a job (done, or no longer needed).
 func (t *Tx) DeleteJob(kind JobKind, ref string) error {
 	if _, err := t.exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, kind, ref); err != nil {
@@ -81,14 +111,24 @@ func (t *Tx) DeleteJob(kind JobKind, ref string) error {
 // CompleteJob removes a claimed job, but only while the caller still holds
 // its lease: a job re-leased by another worker after ours expired is theirs.
 func (t *Tx) CompleteJob(j Job, owner string) error {
+	if j.ID == 0 {
+		return nil // held in memory: nothing stored
+	}
 	if _, err := t.exec(`DELETE FROM jobs WHERE id = ? AND lease_owner = ?`, j.ID, owner); err != nil {
 		return fmt.Errorf("sqlstore: complete job: %w", err)
 	}
 	return nil
 }
 
-// RetryJob releases a claimed job to run again at runAt.
+// RetryJob releases a claimed job to run again at runAt; a job held in
+// memory is stored.
 func (s *Store) RetryJob(ctx context.Context, j Job, owner string, runAt time.Time, reason string) error {
+	if j.ID == 0 {
+		return s.exec(ctx, `INSERT INTO jobs (kind, ref, run_at, tries, last_error) VALUES (?,?,?,?,?)
+			ON CONFLICT (kind, ref) DO UPDATE SET run_at = excluded.run_at, lease_owner = '', lease_until = 0,
+			tries = excluded.tries, last_error = excluded.last_error`,
+			string(j.Kind), j.Ref, micros(runAt), j.Tries, truncate(reason, 500))
+	}
 	return s.exec(ctx, `UPDATE jobs SET run_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ? AND lease_owner = ?`,
 		micros(runAt), truncate(reason, 500), j.ID, owner)
 }

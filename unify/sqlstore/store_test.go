@@ -1549,11 +1549,13 @@ func TestMoveMessage(t *testing.T) {
 
 // A job inserted already leased is its creator's as if claimed: no other
 // owner claims it before the lease ends, its id completes it, and once the
-// lease has run out anyone may take it over.
+// lease has run out anyone may take it over. On SQLite a send job so made
+// is not stored: the accepted message stands for it until a retry stores
+// it, or a restart finds it (RequeueUnsent).
 func TestAddLeasedJob(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
-		insertMessages(t, s, newMessage("msg_a", t0), newMessage("msg_b", t0))
+		insertMessages(t, s, newMessage("msg_a", t0), newMessage("msg_b", t0), newMessage("msg_c", t0))
 		var a, b sqlstore.Job
 		inTx(t, s, func(tx *sqlstore.Tx) error {
 			var err error
@@ -1563,15 +1565,45 @@ func TestAddLeasedJob(t *testing.T) {
 			b, err = tx.AddLeasedJob(sqlstore.JobSend, "msg_b", t0, "me", t0.Add(time.Minute))
 			return err
 		})
-		require.NotZero(t, a.ID)
-		require.NotEqual(t, a.ID, b.ID)
 		require.Equal(t, 1, a.Tries)
 		require.Empty(t, claim(t, s, "other", t0.Add(time.Second), time.Minute, 10), "leased to me")
-
 		inTx(t, s, func(tx *sqlstore.Tx) error { return tx.CompleteJob(a, "me") })
+		ctx := context.Background()
+		if e.name == "sqlite" {
+			require.Zero(t, a.ID, "held in memory")
+			require.Empty(t, claim(t, s, "other", t0.Add(2*time.Minute), time.Minute, 10), "nothing stored")
+
+			// msg_a was sent (its job completed), msg_b's send waits for a
+			// retry, msg_c's was cut short by a crash.
+			inTx(t, s, func(tx *sqlstore.Tx) error {
+				m := newMessage("msg_a", t0)
+				m.Status = unify.StatusSent
+				_, err := tx.MoveMessage(m, unify.StatusAccepted, t0)
+				return err
+			})
+			require.NoError(t, s.RetryJob(ctx, b, "me", t0.Add(time.Hour), "carrier busy"))
+			n, err := s.RequeueUnsent(ctx, t0.Add(time.Minute))
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+			taken := claim(t, s, "other", t0.Add(2*time.Minute), time.Minute, 10)
+			require.Equal(t, []string{"send:msg_c"}, refs(taken), "msg_b waits for its retry")
+			require.Equal(t, 1, taken[0].Tries)
+			taken = claim(t, s, "other", t0.Add(2*time.Hour), time.Minute, 10)
+			require.Equal(t, []string{"send:msg_b", "send:msg_c"}, refs(taken), "msg_c's lease ran out too")
+			require.Equal(t, 2, taken[0].Tries, "msg_b's first try counted")
+			n, err = s.RequeueUnsent(ctx, t0.Add(time.Minute))
+			require.NoError(t, err)
+			require.Zero(t, n, "every accepted message has its job")
+			return
+		}
+		require.NotZero(t, a.ID)
+		require.NotEqual(t, a.ID, b.ID)
 		taken := claim(t, s, "other", t0.Add(2*time.Minute), time.Minute, 10)
 		require.Equal(t, []string{"send:msg_b"}, refs(taken), "msg_a done; msg_b's lease ran out")
 		require.Equal(t, b.ID, taken[0].ID)
 		require.Equal(t, 2, taken[0].Tries)
+		n, err := s.RequeueUnsent(ctx, t0)
+		require.NoError(t, err)
+		require.Zero(t, n, "PostgreSQL stores every job")
 	})
 }
