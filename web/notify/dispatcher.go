@@ -350,6 +350,7 @@ func (r *run) take(key string) bool {
 	}
 	// Claimed: later events of the key may be in the store, so none is
 	// handed over until this one is settled.
+	r.clean.remove(key)
 	ks.open = false
 	ks.busy = true
 	ks.unsettled++

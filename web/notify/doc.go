@@ -2,7 +2,9 @@
 // consent.changed, subject.erased) to the unified back end's webhook.
 //
 // The core writes each event into an outbox table in the same transaction as
-// the state change that causes it; a [Dispatcher] drains that outbox. Every
+// the state change that causes it; a [Dispatcher] drains that outbox. A store
+// with one writer may instead hand it a status event as that transaction
+// commits (see [Dispatcher.Reserve]): no claim then reads it back. Every
 // event is POSTed with its JSON body, signed with HMAC-SHA256 in
 // X-Gateway-Signature (see [Sign] and [Verify]), and retried with
 // exponential back-off until the receiver answers 2xx, so delivery is at
