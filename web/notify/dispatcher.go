@@ -112,6 +112,7 @@ type Dispatcher struct {
 	wake    chan struct{}
 	hub     hubState
 	current atomic.Pointer[run] // the running Run, which takes hand-overs
+	signer  *signer
 	// client is nil when there is no URL; clientErr says what is wrong
 	// with one that cannot be used, as the error of every delivery.
 	client    *webhookClient
@@ -152,6 +153,7 @@ func New(cfg Config, store Store) *Dispatcher {
 		log:     log.With("component", "notify"),
 		metrics: newMetrics(cfg.Registerer, log),
 		wake:    make(chan struct{}, 1),
+		signer:  newSigner(cfg.Secret),
 	}
 	if cfg.URL != "" {
 		// One connection per POST worker: fewer would make workers wait,
@@ -558,7 +560,7 @@ func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
 	req.Header.SetContentType("application/json")
 	req.Header.Set("X-Gateway-Event-Id", ev.ID)
 	req.Header.Set("X-Gateway-Event-Type", ev.Type)
-	req.Header.Set("X-Gateway-Signature", Sign(d.cfg.Secret, body))
+	req.Header.Set("X-Gateway-Signature", d.signer.sign(body))
 	if isMeta(ev.Dialect) {
 		signHub(req.Header.Set, d.cfg.Secret, body)
 	}
