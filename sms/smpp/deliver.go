@@ -88,9 +88,10 @@ func tlvs(opts map[pdu.Tag]pdu.Field) map[uint16][]byte {
 }
 
 // onDeliver is called on gosmpp's reader goroutine: it hands d to a
-// goroutine and returns nil, or answers resp with ESME_RX_T_APPN at once when
-// this bind already has DeliverConcurrency deliveries in flight or the link
-// is closing. Blocking here would stop the reading of submit_sm_resp.
+// delivery worker and returns nil, or answers resp with ESME_RX_T_APPN at
+// once when this bind already has DeliverConcurrency deliveries in flight or
+// the link is closing. Blocking here would stop the reading of
+// submit_sm_resp.
 func (l *Link) onDeliver(c *conn, d Deliver, resp pdu.PDU) pdu.PDU {
 	kind := "mo"
 	if d.IsReceipt() {
@@ -101,23 +102,68 @@ func (l *Link) onDeliver(c *conn, d Deliver, resp pdu.PDU) pdu.PDU {
 		l.m.deliver(kind, "retry")
 		return resp
 	}
-	go func() {
-		defer l.dwg.Done()
-		defer func() { <-c.sem }()
-		result := "ok"
-		if err := l.deliver(l.dctx, d); err != nil {
-			result = "retry"
-			setStatus(resp, data.ESME_RX_T_APPN)
-			l.log.Warn("smpp: deliver_sm not handled, asking for redelivery", "bind", c.b.idx, "kind", kind, "err", err)
-		}
-		l.m.deliver(kind, result)
-		<-c.ready
-		// Through the connection it came on: sequence numbers are per bind.
-		if err := c.sess.Transceiver().Submit(resp); err != nil {
-			l.log.Info("smpp: deliver_sm_resp not sent, the SMSC will redeliver", "bind", c.b.idx, "err", err)
-		}
-	}()
+	job := delivery{c: c, d: d, resp: resp, kind: kind}
+	select {
+	case l.deliveries <- job: // an idle worker takes it
+	default:
+		// Before Close waits for l.wg: it first waits for every admitted
+		// delivery, this one included.
+		l.wg.Add(1)
+		go l.deliverWorker(job)
+	}
 	return nil
+}
+
+// delivery is a deliver_sm admitted for handling, with its response.
+type delivery struct {
+	c    *conn
+	d    Deliver
+	resp pdu.PDU
+	kind string
+}
+
+// deliverIdle is how long a delivery worker waits for the next delivery
+// before it ends. Workers are kept rather than started for each deliver_sm:
+// handling one grows a goroutine's stack several times over (the store, the
+// event), and a new goroutine paid for that growth on every receipt.
+const deliverIdle = time.Second
+
+// deliverWorker handles job, then whatever deliveries come while it is
+// waiting, until it has waited deliverIdle for one or the link is closed.
+// Admission (admitDeliver) bounds how many there are.
+func (l *Link) deliverWorker(job delivery) {
+	defer l.wg.Done()
+	idle := time.NewTimer(deliverIdle)
+	defer idle.Stop()
+	for {
+		l.handleDelivery(job)
+		idle.Reset(deliverIdle)
+		select {
+		case job = <-l.deliveries:
+		case <-idle.C:
+			return
+		case <-l.ctx.Done():
+			return
+		}
+	}
+}
+
+func (l *Link) handleDelivery(job delivery) {
+	c, resp := job.c, job.resp
+	defer l.dwg.Done()
+	defer func() { <-c.sem }()
+	result := "ok"
+	if err := l.deliver(l.dctx, job.d); err != nil {
+		result = "retry"
+		setStatus(resp, data.ESME_RX_T_APPN)
+		l.log.Warn("smpp: deliver_sm not handled, asking for redelivery", "bind", c.b.idx, "kind", job.kind, "err", err)
+	}
+	l.m.deliver(job.kind, result)
+	<-c.ready
+	// Through the connection it came on: sequence numbers are per bind.
+	if err := c.sess.Transceiver().Submit(resp); err != nil {
+		l.log.Info("smpp: deliver_sm_resp not sent, the SMSC will redeliver", "bind", c.b.idx, "err", err)
+	}
 }
 
 func (l *Link) admitDeliver(c *conn) bool {

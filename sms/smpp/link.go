@@ -36,8 +36,9 @@ type Link struct {
 	dctx    context.Context
 	dcancel context.CancelFunc
 
-	wg  sync.WaitGroup // bind loops, keep-alives, the rate ticker
-	dwg sync.WaitGroup // DeliverFunc calls in flight
+	wg         sync.WaitGroup // bind loops, keep-alives, the rate ticker
+	dwg        sync.WaitGroup // DeliverFunc calls in flight
+	deliveries chan delivery  // to an idle delivery worker (see deliverWorker)
 
 	mu            sync.Mutex
 	binds         []*bind
@@ -61,12 +62,13 @@ func New(cfg Config, deliver DeliverFunc, logger *slog.Logger, m *Metrics) *Link
 		deliver = func(context.Context, Deliver) error { return errors.New("smpp: no DeliverFunc") }
 	}
 	l := &Link{
-		cfg:     cfg,
-		deliver: deliver,
-		log:     logger.With("carrier", cfg.Carrier),
-		m:       m.forLink(cfg.Carrier, cfg.Binds),
-		now:     cfg.NowFunc,
-		changed: make(chan struct{}),
+		cfg:        cfg,
+		deliver:    deliver,
+		log:        logger.With("carrier", cfg.Carrier),
+		m:          m.forLink(cfg.Carrier, cfg.Binds),
+		now:        cfg.NowFunc,
+		changed:    make(chan struct{}),
+		deliveries: make(chan delivery),
 		errTimeout: fmt.Errorf("%w: no submit_sm_resp within %s",
 			ErrUnknownOutcome, cfg.ResponseTimeout),
 		errDropped: fmt.Errorf("%w: bind closed before submit_sm_resp", ErrUnknownOutcome),

@@ -499,6 +499,11 @@ func TestCloseIsClean(t *testing.T) {
 		_, err := l.Submit(submitCtx(t, 5*time.Second), textPart("33612345678", fmt.Sprint("c", i)))
 		require.NoError(t, err)
 	}
+	// Deliveries handled, their workers wait idle for more: Close ends them.
+	for range 3 {
+		require.NoError(t, s.InjectMO(sim.MO{From: "+33612345678", To: "36000", Text: "hi"}))
+	}
+	eventually(t, 5*time.Second, func() bool { return s.Stats().DeliverAcked == 3 }, "MOs acked")
 	require.NoError(t, l.Close())
 	require.NoError(t, l.Close(), "idempotent")
 
