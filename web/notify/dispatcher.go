@@ -278,7 +278,7 @@ type run struct {
 	wg      sync.WaitGroup
 	handing sync.WaitGroup         // events being handed back to the store
 	queue   chan claimed           // events waiting for a POST worker
-	done    chan struct{}          // an event is settled: its outcome is recorded
+	done    chan struct{}          // events were settled while a claim is wanted
 	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
 	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
 
@@ -438,7 +438,10 @@ func (r *run) postEvents(ctx context.Context) {
 }
 
 // settled counts events as recorded, forgets the keys with nothing left in
-// memory, and wakes Run when a claim may now find a key's next event.
+// memory, and wakes Run when a claim is wanted: the places just freed may be
+// what it waited for, or a key's next event may now be claimable. Without a
+// backlog, Run has nothing to do, and waking it would cost a thread switch
+// per delivery recorded.
 func (r *run) settled(evs ...unify.OutboxEvent) {
 	r.mu.Lock()
 	for _, ev := range evs {
@@ -447,10 +450,13 @@ func (r *run) settled(evs ...unify.OutboxEvent) {
 		ks.unsettled--
 		r.forgetIfIdle(ev.Key, ks)
 	}
+	backlog := r.backlog
 	r.mu.Unlock()
-	select {
-	case r.done <- struct{}{}:
-	default:
+	if backlog {
+		select {
+		case r.done <- struct{}{}:
+		default:
+		}
 	}
 }
 
