@@ -35,10 +35,9 @@ func (s *Service) HandleConsent(ctx context.Context, c unify.ConsentChange) erro
 	if c.At.IsZero() {
 		c.At = s.now()
 	}
-	err := s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	return s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
 		return s.applyConsent(tx, s.sendersAt(c.To), c)
 	})
-	return err
 }
 
 func (s *Service) applyConsent(tx *sqlstore.Tx, senders []string, c unify.ConsentChange) error {

@@ -112,6 +112,5 @@ func (s *Service) WebReply(ctx context.Context, token string, index int) error {
 			in.To = addrs[0]
 		}
 	}
-	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return s.routeInboundTo(tx, in, m.From, s.now()) })
-	return err
+	return s.store.InTx(ctx, func(tx *sqlstore.Tx) error { return s.routeInboundTo(tx, in, m.From, s.now()) })
 }
