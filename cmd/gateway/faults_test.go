@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -85,4 +86,51 @@ func decodeEvent(t *testing.T, r *http.Request) map[string]any {
 	var ev map[string]any
 	require.NoError(t, json.NewDecoder(r.Body).Decode(&ev))
 	return ev
+}
+
+// TestEventsHandedOverInOrder: with the webhook up, status events go to the
+// dispatcher as their transactions commit, none claimed from the outbox; a
+// receipt that comes while its message's "sent" event is still being posted
+// waits behind it, so each message's events still arrive in order.
+func TestEventsHandedOverInOrder(t *testing.T) {
+	t.Parallel()
+	smsc := startSim(t) // receipts 20 ms after the submit
+	var mu sync.Mutex
+	order := map[string][]string{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev := decodeEvent(t, r)
+		if ev["status"] == "sent" {
+			time.Sleep(60 * time.Millisecond) // the receipt's event comes meanwhile
+		}
+		mu.Lock()
+		order[ev["message_id"].(string)] = append(order[ev["message_id"].(string)], ev["status"].(string))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	cfg, _ := writeConfig(t, t.TempDir(), smsc.SMPPAddr(), setupOpts{webhookURL: hook.URL})
+	gw := startGateway(t, cfg)
+	texts := sendMany(t, gw, "order", 30)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range texts {
+			if len(order[id]) < 2 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 20*time.Millisecond, "every event arrives")
+	mu.Lock()
+	for _, id := range texts {
+		require.Equal(t, []string{"sent", "delivered"}, order[id], "in order and once, for %s", id)
+	}
+	mu.Unlock()
+
+	resp, err := http.Get(gw.url + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^gateway_webhook_events_handed_over_total 60$`, string(body), "every event handed over, none claimed")
 }
