@@ -18,8 +18,10 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
-go build -o "$dir/gateway" ./cmd/gateway
-go build -o "$dir/carriersim" ./cmd/carriersim
+# GW_BIN / SIM_BIN run prebuilt binaries instead (side-by-side comparisons
+# of two commits: build each, alternate the runs).
+if [ -n "${GW_BIN:-}" ]; then cp "$GW_BIN" "$dir/gateway"; else go build -o "$dir/gateway" ./cmd/gateway; fi
+if [ -n "${SIM_BIN:-}" ]; then cp "$SIM_BIN" "$dir/carriersim"; else go build -o "$dir/carriersim" ./cmd/carriersim; fi
 
 key="bench-key-0123456789abcdef"
 privacy='{encryption: "off"}'
