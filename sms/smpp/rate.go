@@ -27,7 +27,8 @@ type aimd struct {
 
 	mu          sync.Mutex
 	cur         float64
-	pausedUntil time.Time // monotonic (time.Now), never NowFunc
+	pausedAt    time.Time // when the last pause began; monotonic (time.Now), never NowFunc
+	pausedUntil time.Time
 	lastChange  time.Time
 	// lim is replaced, and changed closed, at every change of rate: a
 	// rate.Limiter keeps the times it already handed out, so waiters
@@ -82,15 +83,18 @@ func (a *aimd) setLocked(r float64, now time.Time) {
 	a.onSet(r)
 }
 
-// throttled records a throttle answer.
-func (a *aimd) throttled() {
+// throttled records a throttle answer to a PDU written at sent. One that
+// comes during a pause, or answers a PDU written before the last pause began
+// (however late the answer: a loaded machine spreads a burst's answers), is
+// part of the congestion event already counted.
+func (a *aimd) throttled(sent time.Time) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if now.Before(a.pausedUntil) {
+	if now.Before(a.pausedUntil) || sent.Before(a.pausedAt) {
 		return
 	}
-	a.pausedUntil = now.Add(a.pause)
+	a.pausedAt, a.pausedUntil = now, now.Add(a.pause)
 	a.setLocked(math.Max(math.Min(1, a.max), a.cur/2), now)
 }
 

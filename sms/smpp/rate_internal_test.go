@@ -18,10 +18,15 @@ func TestAIMD(t *testing.T) {
 	a := newAIMD(100, time.Hour, false, func(r float64) { gauge = r })
 	require.Equal(t, 100.0, gauge)
 
-	a.throttled()
+	sent := time.Now()
+	a.throttled(sent)
 	require.Equal(t, 50.0, gauge)
-	a.throttled() // inside the pause: same congestion event
+	a.throttled(time.Now()) // inside the pause: same congestion event
 	require.Equal(t, 50.0, gauge)
+	a.pausedUntil = time.Now() // the pause over, a late answer to a PDU of the same burst
+	a.throttled(sent)
+	require.Equal(t, 50.0, gauge, "written before the pause began: the same congestion event")
+	a.pausedUntil = time.Now().Add(time.Hour)
 	_, until := a.current()
 	require.True(t, until.After(time.Now()))
 
@@ -43,7 +48,7 @@ func TestAIMDFloor(t *testing.T) {
 	a := newAIMD(5, time.Nanosecond, false, func(r float64) { gauge = r })
 	for range 10 {
 		time.Sleep(time.Microsecond) // let the 1ns pause end
-		a.throttled()
+		a.throttled(time.Now())
 	}
 	require.Equal(t, 1.0, gauge, "never below 1/s")
 	require.Equal(t, 1, burstFor(gauge))
@@ -73,7 +78,7 @@ func TestAIMDSetMax(t *testing.T) {
 	} {
 		if tc.throttled {
 			a.pausedUntil = time.Time{} // a new congestion event
-			a.throttled()
+			a.throttled(time.Now())
 		} else {
 			a.setMax(tc.max)
 		}

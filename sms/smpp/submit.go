@@ -143,6 +143,7 @@ func (l *Link) submit(ctx context.Context, p Part) (string, error) {
 		if err != nil {
 			return "", l.preWriteError(ctx, err, throttled)
 		}
+		sent := time.Now()
 		if !l.write(w, sm) {
 			continue
 		}
@@ -181,7 +182,7 @@ func (l *Link) submit(ctx context.Context, p Part) (string, error) {
 			// smpp.md §11: slow down and resubmit the same message.
 			throttled = r.status
 			l.m.throttle(r.status)
-			l.rate.throttled()
+			l.rate.throttled(sent)
 			l.log.Debug("smpp: throttled by SMSC", "bind", w.c.b.idx, "status", StatusName(r.status))
 			continue
 		case data.CommandStatusType(r.status) == data.ESME_RINVBNDSTS:
