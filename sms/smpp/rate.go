@@ -27,8 +27,7 @@ type aimd struct {
 
 	mu          sync.Mutex
 	cur         float64
-	pausedAt    time.Time // when the last pause began; monotonic (time.Now), never NowFunc
-	pausedUntil time.Time
+	pausedUntil time.Time // monotonic (time.Now), never NowFunc; the pause began a.pause before
 	lastChange  time.Time
 	// lim is replaced, and changed closed, at every change of rate: a
 	// rate.Limiter keeps the times it already handed out, so waiters
@@ -91,10 +90,10 @@ func (a *aimd) throttled(sent time.Time) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if now.Before(a.pausedUntil) || sent.Before(a.pausedAt) {
+	if now.Before(a.pausedUntil) || sent.Before(a.pausedUntil.Add(-a.pause)) {
 		return
 	}
-	a.pausedAt, a.pausedUntil = now, now.Add(a.pause)
+	a.pausedUntil = now.Add(a.pause)
 	a.setLocked(math.Max(math.Min(1, a.max), a.cur/2), now)
 }
 

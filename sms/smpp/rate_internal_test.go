@@ -18,7 +18,7 @@ func TestAIMD(t *testing.T) {
 	a := newAIMD(100, time.Hour, false, func(r float64) { gauge = r })
 	require.Equal(t, 100.0, gauge)
 
-	sent := time.Now()
+	sent := time.Now().Add(-2 * time.Hour) // written long before the pause began
 	a.throttled(sent)
 	require.Equal(t, 50.0, gauge)
 	a.throttled(time.Now()) // inside the pause: same congestion event
