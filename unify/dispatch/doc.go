@@ -4,7 +4,7 @@
 // and message statuses, routes replies to the right conversation, and puts an
 // event in the outbox for every change the unified back end must hear of.
 //
-// It imports gateway/unify, gateway/unify/sqlstore, gateway/carriers and
-// prometheus. Channels are reached through the Channel interface declared
+// It imports gateway/unify, gateway/unify/sqlstore, gateway/carriers,
+// gateway/internal/recency and prometheus. Channels are reached through the Channel interface declared
 // here; they call back through the Handle* methods.
 package dispatch

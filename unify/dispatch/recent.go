@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"gateway/internal/recency"
 	"gateway/unify"
 )
 
@@ -22,42 +23,30 @@ type sentState struct {
 // recentSends remembers the sentState of the latest sends by (carrier,
 // carrier message id), up to a bound: a receipt that comes after its entry
 // was dropped takes the general way, as after a restart or on another
-// instance. Two generations: when the newer one is full, the older one is
-// dropped (sends still waiting for a receipt after as many newer ones) and
-// the newer one becomes the older.
+// instance. Of two generations, the older is dropped when the newer is full
+// (sends still waiting for a receipt after as many newer ones). A recycled
+// id means the newer send.
 type recentSends struct {
-	mu         sync.Mutex
-	perGen     int
-	cur, older map[recentKey]*sentState
+	mu    sync.Mutex
+	sends *recency.Map[recentKey, *sentState]
 }
 
 type recentKey struct{ carrier, ref string }
 
 func newRecentSends(max int) *recentSends {
-	return &recentSends{perGen: max / 2, cur: map[recentKey]*sentState{}}
+	return &recentSends{sends: recency.New[recentKey, *sentState](max / 2)}
 }
 
 func (r *recentSends) put(carrier, ref string, st *sentState) {
-	k := recentKey{carrier, ref}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.cur) >= r.perGen {
-		r.older, r.cur = r.cur, make(map[recentKey]*sentState, r.perGen/8)
-	}
-	delete(r.older, k) // a recycled id: the newer send is the one receipts mean
-	r.cur[k] = st
+	r.sends.Put(recentKey{carrier, ref}, st)
 }
 
 // take returns and forgets the state of a send: a receipt uses it once.
 func (r *recentSends) take(carrier, ref string) *sentState {
-	k := recentKey{carrier, ref}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if st, ok := r.cur[k]; ok {
-		delete(r.cur, k)
-		return st
-	}
-	st := r.older[k]
-	delete(r.older, k)
+	st, _ := r.sends.Take(recentKey{carrier, ref})
 	return st
 }

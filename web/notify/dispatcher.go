@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"gateway/internal/recency"
 	"gateway/unify"
 )
 
@@ -197,6 +198,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d:     d,
 		limit: limit,
 		keys:  make(map[string]*keyState, limit),
+		clean: recency.New[string, struct{}](cleanKeysKept),
 		queue: make(chan claimed, 2*limit), // see claimSlots
 		done:  make(chan struct{}, 1),
 		ok:    make(chan unify.OutboxEvent, 2*limit),
@@ -282,12 +284,15 @@ type run struct {
 	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
 	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
 
-	mu      sync.Mutex
-	keys    map[string]*keyState // keys with an event reserved, claimed or not yet settled
-	clean   cleanKeys            // keys known to have no event in the store, nor in keys
-	pending int                  // events reserved, claimed or handed over and not yet settled
-	booked  int                  // places booked by the claim running (see claimSlots)
-	stopped bool                 // Run is ending: queue is closed
+	mu   sync.Mutex
+	keys map[string]*keyState // keys with an event reserved, claimed or not yet settled
+	// clean: keys without an undelivered event in the store, nor in keys:
+	// new messages', and those whose events were all handed over and
+	// delivered (see cleanKeysKept).
+	clean   *recency.Map[string, struct{}]
+	pending int  // events reserved, claimed or handed over and not yet settled
+	booked  int  // places booked by the claim running (see claimSlots)
+	stopped bool // Run is ending: queue is closed
 	// backlog: the store may hold events a claim would return. gen counts
 	// the times it was set, so that a claim that started before the last
 	// one does not clear it.
@@ -352,7 +357,7 @@ func (r *run) take(key string) bool {
 	}
 	// Claimed: later events of the key may be in the store, so none is
 	// handed over until this one is settled.
-	r.clean.remove(key)
+	r.clean.Delete(key)
 	ks.open = false
 	ks.busy = true
 	ks.unsettled++

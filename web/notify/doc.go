@@ -21,7 +21,7 @@
 // verify token is configured.
 //
 // It imports the standard library, gateway/unify, its dialect adapters
-// (gateway/unify/messenger, gateway/unify/whatsapp) and the Prometheus
-// client only; the SQL store implements [Store] without this package
-// importing it.
+// (gateway/unify/messenger, gateway/unify/whatsapp), gateway/internal/recency,
+// fasthttp's client and the Prometheus client only; the SQL store implements
+// [Store] and [Dispatcher.Reserve]'s side without this package importing it.
 package notify

@@ -81,10 +81,10 @@ func (d *Dispatcher) Reserve(ev unify.OutboxEvent, older func() (bool, error)) (
 			return "", time.Time{}, false, nil
 		}
 	} else {
-		clean := r.clean.has(ev.Key)
+		clean := r.clean.Has(ev.Key)
 		if r.pending >= r.limit {
 			if clean {
-				r.clean.remove(ev.Key) // this event goes to the store unleased
+				r.clean.Delete(ev.Key) // this event goes to the store unleased
 			}
 			return "", time.Time{}, false, nil
 		}
@@ -94,7 +94,7 @@ func (d *Dispatcher) Reserve(ev unify.OutboxEvent, older func() (bool, error)) (
 				return "", time.Time{}, false, err
 			}
 		}
-		r.clean.remove(ev.Key) // the key's state is in r.keys now
+		r.clean.Delete(ev.Key) // the key's state is in r.keys now
 		ks = &keyState{open: true}
 		r.keys[ev.Key] = ks
 	}
@@ -208,7 +208,7 @@ func (r *run) forgetIfIdle(key string, ks *keyState) {
 	}
 	delete(r.keys, key)
 	if ks.open {
-		r.clean.add(key)
+		r.clean.Put(key, struct{}{})
 	} else {
 		r.setBacklog()
 	}
@@ -219,42 +219,15 @@ func (r *run) forgetIfIdle(key string, ks *keyState) {
 func (d *Dispatcher) NewKey(key string) {
 	if r := d.current.Load(); r != nil {
 		r.mu.Lock()
-		r.clean.add(key)
+		r.clean.Put(key, struct{}{})
 		r.mu.Unlock()
 	}
 }
 
-// cleanKeys are keys without an undelivered event in the store, nor in
-// memory: those of new messages and of messages whose events were all
-// handed over and delivered. Two generations bound it: a key forgotten
-// costs its next event one question to the store.
-type cleanKeys struct {
-	cur, old map[string]struct{}
-}
-
-// cleanKeysKept bounds each generation: the messages of a few seconds at
-// full speed, a few hundred kilobytes.
+// cleanKeysKept bounds each generation of run.clean: the messages of a few
+// seconds at full speed, a few hundred kilobytes. A key forgotten costs its
+// next event one question to the store.
 const cleanKeysKept = 1 << 14
-
-func (c *cleanKeys) has(key string) bool {
-	_, in := c.cur[key]
-	if !in {
-		_, in = c.old[key]
-	}
-	return in
-}
-
-func (c *cleanKeys) add(key string) {
-	if c.cur == nil || len(c.cur) >= cleanKeysKept {
-		c.old, c.cur = c.cur, make(map[string]struct{}, cleanKeysKept)
-	}
-	c.cur[key] = struct{}{}
-}
-
-func (c *cleanKeys) remove(key string) {
-	delete(c.cur, key)
-	delete(c.old, key)
-}
 
 // stop ends the hand-overs and closes the queue: what is handed over from
 // now on goes back to the store.
