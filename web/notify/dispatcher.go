@@ -465,9 +465,9 @@ func (r *run) settled(evs ...unify.OutboxEvent) {
 	}
 }
 
-// close hands no more events of the keys of evs over: they stay in the
+// closeKeys hands no more events of the keys of evs over: they stay in the
 // store, undelivered, for a claim to take again.
-func (r *run) close(evs []unify.OutboxEvent) {
+func (r *run) closeKeys(evs []unify.OutboxEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range evs {
@@ -507,7 +507,7 @@ func (r *run) recordDeliveries(ctx context.Context) {
 		if err := d.store.EventsDelivered(sctx, now, ids...); err != nil {
 			d.log.Error("notify: recording deliveries failed; the events will be sent again after their lease",
 				"events", len(ids), "err", err)
-			r.close(batch)
+			r.closeKeys(batch)
 		}
 		cancel()
 		r.settled(batch...)

@@ -39,8 +39,13 @@ type reservation struct {
 	until time.Time
 }
 
+// reservation returns the index of id's reservation, or -1.
+func (ks *keyState) reservation(id string) int {
+	return slices.IndexFunc(ks.reserved, func(r reservation) bool { return r.id == id })
+}
+
 func (ks *keyState) unreserve(id string) (time.Time, bool) {
-	i := slices.IndexFunc(ks.reserved, func(r reservation) bool { return r.id == id })
+	i := ks.reservation(id)
 	if i < 0 {
 		return time.Time{}, false
 	}
@@ -68,7 +73,7 @@ func (d *Dispatcher) Reserve(ev unify.OutboxEvent, older func() (bool, error)) (
 	}
 	ks := r.keys[ev.Key]
 	if ks != nil {
-		if i := slices.IndexFunc(ks.reserved, func(res reservation) bool { return res.id == ev.ID }); i >= 0 {
+		if i := ks.reservation(ev.ID); i >= 0 {
 			return d.cfg.Owner, ks.reserved[i].until, true, nil
 		}
 		if !ks.open || ks.failed {

@@ -17,9 +17,14 @@ const signaturePrefix = "sha256="
 // Sign returns the X-Gateway-Signature value for body: "sha256=" followed by
 // the lower-case hex HMAC-SHA256 of the exact body bytes keyed with secret.
 func Sign(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
+	return signWith(hmac.New(sha256.New, []byte(secret)), body)
+}
+
+// signWith is Sign with mac, keyed and reset.
+func signWith(mac hash.Hash, body []byte) string {
 	mac.Write(body)
-	return signaturePrefix + hex.EncodeToString(mac.Sum(nil))
+	var sum [sha256.Size]byte
+	return signaturePrefix + hex.EncodeToString(mac.Sum(sum[:0]))
 }
 
 // signer is Sign for one secret, reusing its HMAC states: keying an HMAC
@@ -37,9 +42,7 @@ func (s *signer) sign(body []byte) string {
 	mac := s.macs.Get().(hash.Hash)
 	defer s.macs.Put(mac)
 	mac.Reset()
-	mac.Write(body)
-	var sum [sha256.Size]byte
-	return signaturePrefix + hex.EncodeToString(mac.Sum(sum[:0]))
+	return signWith(mac, body)
 }
 
 // Verify reports whether header is a valid X-Gateway-Signature of body under
