@@ -37,8 +37,7 @@ func TestWebhookDownThenBack(t *testing.T) {
 	t.Parallel()
 	smsc := startSim(t)
 	var up atomic.Bool
-	var mu sync.Mutex
-	order := map[string][]string{} // message id -> statuses in arrival order
+	statuses := &statusLog{}
 	var failures atomic.Int64
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !up.Load() {
@@ -46,12 +45,7 @@ func TestWebhookDownThenBack(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		ev := decodeEvent(t, r)
-		mu.Lock()
-		if id, ok := ev["message_id"].(string); ok {
-			order[id] = append(order[id], ev["status"].(string))
-		}
-		mu.Unlock()
+		statuses.record(decodeEvent(t, r))
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(hook.Close)
@@ -63,22 +57,48 @@ func TestWebhookDownThenBack(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return failures.Load() > 0 }, 30*time.Second, 10*time.Millisecond)
 	up.Store(true)
+	statuses.requireSentThenDelivered(t, texts, "every event arrives once the webhook is back")
+	t.Logf("webhook down: %d failed deliveries retried", failures.Load())
+}
+
+// statusLog records, per message, the statuses its events arrived with.
+type statusLog struct {
+	mu    sync.Mutex
+	order map[string][]string // message id -> statuses in arrival order
+}
+
+func (l *statusLog) record(ev map[string]any) {
+	id, ok := ev["message_id"].(string)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.order == nil {
+		l.order = map[string][]string{}
+	}
+	l.order[id] = append(l.order[id], ev["status"].(string))
+}
+
+// requireSentThenDelivered waits for two events of each message of texts and
+// requires them to be "sent" then "delivered", each once.
+func (l *statusLog) requireSentThenDelivered(t *testing.T, texts map[string]string, what string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		for _, id := range texts {
-			if len(order[id]) < 2 {
+			if len(l.order[id]) < 2 {
 				return false
 			}
 		}
 		return true
-	}, 60*time.Second, 50*time.Millisecond, "every event arrives once the webhook is back")
-	mu.Lock()
-	defer mu.Unlock()
+	}, 60*time.Second, 20*time.Millisecond, what)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, id := range texts {
-		require.Equal(t, []string{"sent", "delivered"}, order[id], "in order and once, for %s", id)
+		require.Equal(t, []string{"sent", "delivered"}, l.order[id], "in order and once, for %s", id)
 	}
-	t.Logf("webhook down: %d failed deliveries retried", failures.Load())
 }
 
 func decodeEvent(t *testing.T, r *http.Request) map[string]any {
@@ -95,37 +115,20 @@ func decodeEvent(t *testing.T, r *http.Request) map[string]any {
 func TestEventsHandedOverInOrder(t *testing.T) {
 	t.Parallel()
 	smsc := startSim(t) // receipts 20 ms after the submit
-	var mu sync.Mutex
-	order := map[string][]string{}
+	statuses := &statusLog{}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ev := decodeEvent(t, r)
 		if ev["status"] == "sent" {
 			time.Sleep(60 * time.Millisecond) // the receipt's event comes meanwhile
 		}
-		mu.Lock()
-		order[ev["message_id"].(string)] = append(order[ev["message_id"].(string)], ev["status"].(string))
-		mu.Unlock()
+		statuses.record(ev)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(hook.Close)
 	cfg, _ := writeConfig(t, t.TempDir(), smsc.SMPPAddr(), setupOpts{webhookURL: hook.URL})
 	gw := startGateway(t, cfg)
 	texts := sendMany(t, gw, "order", 30)
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range texts {
-			if len(order[id]) < 2 {
-				return false
-			}
-		}
-		return true
-	}, 60*time.Second, 20*time.Millisecond, "every event arrives")
-	mu.Lock()
-	for _, id := range texts {
-		require.Equal(t, []string{"sent", "delivered"}, order[id], "in order and once, for %s", id)
-	}
-	mu.Unlock()
+	statuses.requireSentThenDelivered(t, texts, "every event arrives")
 
 	resp, err := http.Get(gw.url + "/metrics")
 	require.NoError(t, err)
