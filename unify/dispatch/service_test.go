@@ -574,23 +574,11 @@ func TestLanedSendCutShortIsSentAfterRestart(t *testing.T) {
 	}
 	dead := dispatch.New(cfg, st)
 	go func() { _ = dead.Run(context.Background()) }()
-	laned := func() float64 {
-		families, err := reg.Gather()
-		require.NoError(t, err)
-		for _, f := range families {
-			for _, m := range f.GetMetric() {
-				if f.GetName() == "gateway_accepted_paths_total" && m.GetLabel()[0].GetValue() == "lane" {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-		return 0
-	}
 	// Accepted before the lane opens, a message is queued (and its stored
 	// job claimed by the dying worker, leased for a minute); once it is
 	// open, one goes through the lane.
 	var m *unify.Message
-	for deadline := time.Now().Add(5 * time.Second); laned() == 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); counterValue(t, reg, "gateway_accepted_paths_total", "path", "lane") == 0; time.Sleep(5 * time.Millisecond) {
 		require.True(t, time.Now().Before(deadline), "the lane never opened")
 		var err error
 		m, _, err = dead.Accept(context.Background(), &unify.Message{To: "+33612345678", From: "acme", Content: text("hi")}, unify.Idempotency{})
