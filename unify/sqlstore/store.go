@@ -80,6 +80,7 @@ type Store struct {
 	// send asks (HasOrphanReceipts), and there almost never are any.
 	noOrphans atomic.Bool
 	handoff   Handoff // see SetHandoff; nil: events wait to be claimed
+	consented consentKeys
 }
 
 // Open connects to dsn: "sqlite:PATH" (the directory is created) or

@@ -1224,6 +1224,78 @@ func TestConsent(t *testing.T) {
 	})
 }
 
+// TestConsentInTx follows the lookups a send makes in its transaction,
+// which SQLite answers from its set of numbers with a record when it can:
+// a record stored before or after the first lookup, in another transaction
+// or the same one, or before the store was opened, is always seen, and a
+// record rolled back never is.
+func TestConsentInTx(t *testing.T) {
+	t.Parallel()
+	stop := sqlstore.Consent{OptedOut: true, Channel: unify.ChannelSMS, Keyword: "STOP", UpdatedAt: t0}
+	set := func(sender, number string) func(tx *sqlstore.Tx) error {
+		return func(tx *sqlstore.Tx) error { _, err := tx.SetConsent(sender, number, stop); return err }
+	}
+	// optedOut looks numbers up in a transaction of their own, after before
+	// (nil: nothing) ran in it.
+	optedOut := func(t *testing.T, s *sqlstore.Store, before func(tx *sqlstore.Tx) error, numbers ...string) []bool {
+		t.Helper()
+		var got []bool
+		inTx(t, s, func(tx *sqlstore.Tx) error {
+			got = got[:0] // the unit may run twice (see InTx)
+			if before != nil {
+				if err := before(tx); err != nil {
+					return err
+				}
+			}
+			for _, n := range numbers {
+				c, found, err := tx.ConsentOf("acme", n)
+				if err != nil {
+					return err
+				}
+				got = append(got, found && c.OptedOut)
+			}
+			return nil
+		})
+		return got
+	}
+	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
+		inTx(t, s, set("acme", "+33600000001")) // before any lookup
+		for _, tc := range []struct {
+			name   string
+			before func(tx *sqlstore.Tx) error
+			number string
+			want   bool
+		}{
+			{"no record", nil, "+33600000009", false},
+			{"stored before the first lookup", nil, "+33600000001", true},
+			{"stored in the same transaction", set("acme", "+33600000002"), "+33600000002", true},
+			{"another sender's record", set("other", "+33600000003"), "+33600000003", false},
+		} {
+			require.Equal(t, []bool{tc.want}, optedOut(t, s, tc.before, tc.number), tc.name)
+		}
+		errRollback := errors.New("roll back")
+		require.ErrorIs(t, s.InTx(context.Background(), func(tx *sqlstore.Tx) error {
+			if err := set("acme", "+33600000004")(tx); err != nil {
+				return err
+			}
+			return errRollback
+		}), errRollback)
+		inTx(t, s, set("acme", "+33600000005")) // after the lookups began
+		require.Equal(t, []bool{false, true, true}, optedOut(t, s, nil, "+33600000004", "+33600000005", "+33600000002"),
+			"rolled back, stored after the first lookup, stored earlier")
+	})
+	t.Run("sqlite, stored before the store opened", func(t *testing.T) {
+		t.Parallel()
+		dsn := "sqlite:" + filepath.Join(t.TempDir(), "gw.db")
+		first, err := sqlstore.Open(context.Background(), dsn, sqlstore.Options{})
+		require.NoError(t, err)
+		require.NoError(t, first.Migrate(context.Background()))
+		inTx(t, first, set("acme", "+33600000001"))
+		require.NoError(t, first.Close())
+		require.Equal(t, []bool{true}, optedOut(t, openMigrated(t, dsn, sqlstore.Options{}), nil, "+33600000001"))
+	})
+}
+
 func TestWebLinks(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
