@@ -70,34 +70,37 @@ const (
 	maxTrafficLimit     = 500
 )
 
-// trafficQuery builds the list query. Every filter is an equality on the
-// first column of one of the messages_page* indexes (00003_ui.sql), the time
-// range and cursor bound its (created_at, id) tail, and the ORDER BY walks
-// it, so the database reads one page of index entries whatever the filter.
+// trafficQuery builds the list query. A filter on the number or the status
+// is an equality on the first column of its messages_page* index (00003_ui.sql),
+// the time range and cursor bound the index's (created_at, id) tail, and the
+// ORDER BY walks it, so the database reads one page of index entries
+// whatever the filter. Senders and channels are few and have no index
+// (00009): their filters are checked on the rows messages_page (or the
+// number's or the status's index) walks.
 func trafficQuery(f TrafficFilter, limit int) (string, []any) {
 	var where []string
 	var args []any
-	// The first filter set, in order of selectivity, leads on its index; the
-	// others are written as expressions (col || '') so that no index serves
-	// them. SQLite has no statistics unless ANALYZE ran and would otherwise
-	// pick by luck, say the status index for a number and a status, reading
-	// every failed message to find one person's.
+	// The first indexed filter set, the more selective first, leads on its
+	// index; the other is written as an expression (col || '') so that no
+	// index serves it. SQLite has no statistics unless ANALYZE ran and would
+	// otherwise pick by luck, say the status index for a number and a
+	// status, reading every failed message to find one person's.
 	led := false
-	eq := func(col, v string) {
+	eq := func(col, v string, indexed bool) {
 		if v == "" {
 			return
 		}
-		if led {
+		if indexed && led {
 			col += " || ''"
 		}
-		led = true
+		led = led || indexed
 		where = append(where, col+" = ?")
 		args = append(args, v)
 	}
-	eq("to_number", f.Number)
-	eq("sender", f.Sender)
-	eq("status", string(f.Status))
-	eq("channel", string(f.Channel))
+	eq("to_number", f.Number, true)
+	eq("status", string(f.Status), true)
+	eq("sender", f.Sender, false)
+	eq("channel", string(f.Channel), false)
 	if !f.Since.IsZero() {
 		where = append(where, "created_at >= ?")
 		args = append(args, f.Since.UnixMicro())

@@ -170,8 +170,10 @@ func TestTrafficPageFields(t *testing.T) {
 
 // TestTrafficPlans checks on 50,000 rows that every filter of the traffic
 // list, on its first page and deep into the list, is answered from an index
-// walked in order: no table scan and no sort, so a page costs the same at a
-// million rows.
+// walked in order, with no sort: a filter on the number or the status enters
+// its index at its key, so its page costs the same at a million rows; one on
+// the sender or the channel (few, unindexed) keeps the matching rows of the
+// walk.
 func TestTrafficPlans(t *testing.T) {
 	t.Parallel()
 	s := openTestStore(t)
@@ -201,19 +203,21 @@ func TestTrafficPlans(t *testing.T) {
 	}{
 		{"newest", TrafficFilter{}, "messages_page"},
 		{"number", TrafficFilter{Number: "+33600000042"}, "messages_page_to"},
-		{"sender", TrafficFilter{Sender: "sender3"}, "messages_page_sender"},
+		{"sender", TrafficFilter{Sender: "sender3"}, "messages_page"},
 		{"status", TrafficFilter{Status: unify.StatusFailed}, "messages_page_status"},
-		{"channel", TrafficFilter{Channel: unify.ChannelRCS}, "messages_page_channel"},
+		{"channel", TrafficFilter{Channel: unify.ChannelRCS}, "messages_page"},
 		{"time range", TrafficFilter{Since: since, Until: until}, "messages_page"},
 		{"deep", TrafficFilter{Before: deep}, "messages_page"},
 		{"deep newer", TrafficFilter{After: deep}, "messages_page"},
 		{"number deep", TrafficFilter{Number: "+33600000042", Before: deep}, "messages_page_to"},
-		{"sender deep", TrafficFilter{Sender: "sender3", Before: deep}, "messages_page_sender"},
+		{"sender deep", TrafficFilter{Sender: "sender3", Before: deep}, "messages_page"},
 		{"status deep", TrafficFilter{Status: unify.StatusFailed, Before: deep}, "messages_page_status"},
-		{"channel deep", TrafficFilter{Channel: unify.ChannelRCS, After: deep}, "messages_page_channel"},
+		{"channel deep", TrafficFilter{Channel: unify.ChannelRCS, After: deep}, "messages_page"},
 		{"status in range", TrafficFilter{Status: unify.StatusRead, Since: since, Until: until, Before: deep}, "messages_page_status"},
 		{"number and status", TrafficFilter{Number: "+33600000042", Status: unify.StatusSent}, "messages_page_to"},
-		{"sender and channel", TrafficFilter{Sender: "sender3", Channel: unify.ChannelRCS, Before: deep}, "messages_page_sender"},
+		{"sender and channel", TrafficFilter{Sender: "sender3", Channel: unify.ChannelRCS, Before: deep}, "messages_page"},
+		{"number and sender", TrafficFilter{Number: "+33600000042", Sender: "sender2"}, "messages_page_to"},
+		{"status and sender", TrafficFilter{Sender: "sender1", Status: unify.StatusFailed}, "messages_page_status"},
 		{"status and channel", TrafficFilter{Channel: unify.ChannelRCS, Status: unify.StatusFailed}, "messages_page_status"},
 		{"number in range", TrafficFilter{Number: "+33600000042", Since: since, Until: until}, "messages_page_to"},
 	} {
@@ -235,9 +239,11 @@ func TestTrafficPlans(t *testing.T) {
 			require.Len(t, details, 1, all)
 			require.Regexp(t, `USING INDEX `+tc.index+`( |$)`, all)
 			require.NotContains(t, all, "TEMP B-TREE", "a sort reads every matching row: %s", all)
-			filtered := tc.f.Number != "" || tc.f.Sender != "" || tc.f.Status != "" || tc.f.Channel != "" ||
+			// Senders and channels have no index: their filters are checked
+			// on the rows walked, which may start at one end.
+			entered := tc.f.Number != "" || tc.f.Status != "" ||
 				!tc.f.Since.IsZero() || tc.f.Before != nil || tc.f.After != nil
-			if filtered {
+			if entered {
 				// SEARCH: the index is entered at the filter's key or the
 				// cursor, not read from one end.
 				require.True(t, strings.HasPrefix(all, "SEARCH messages USING INDEX"), all)
