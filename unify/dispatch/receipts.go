@@ -15,6 +15,10 @@ import (
 // when it returns nil. A report for a part not stored yet is kept and applied
 // when the part is.
 func (s *Service) HandleReceipt(ctx context.Context, r unify.Receipt) error {
+	// The carrier waits for its answer, but with a window of them (and the
+	// gateway's delivery workers are as many): a few milliseconds more for
+	// each is not a slower stream of receipts.
+	ctx = sqlstore.Deferrable(ctx)
 	if r.At.IsZero() {
 		r.At = s.now()
 	}

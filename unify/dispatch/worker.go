@@ -348,7 +348,9 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 	}
 	var head *unify.Message // the message as this unit left it
 	var orphans bool        // receipts that came first were applied
-	err = s.store.InTx(ctx, func(tx *sqlstore.Tx) error {
+	// The carrier has the message: recording it may wait a few milliseconds
+	// for other sends to share the commit (the workers are many).
+	err = s.store.InTx(sqlstore.Deferrable(ctx), func(tx *sqlstore.Tx) error {
 		head, orphans = nil, false // the unit may run twice (see InTx)
 		for _, f := range failures {
 			if err := tx.InsertAttempt(f, now); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,10 +39,40 @@ const (
 	linger  = 500 * time.Microsecond
 )
 
+// Background work (a send recorded, a receipt, an event delivered) does not
+// keep anyone waiting on the other end: its units wait up to deferMax for
+// one another and commit together, by themselves or with the next batch
+// that is due anyway, while an API request's unit goes into the next batch.
+// A commit writes every page its transaction touched to the WAL, and the
+// three stages of a message touch different tables: a batch of each
+// stage's units writes about half the pages per message of the batches
+// that mix a few of each (WAL frames per message 5.2 against 3.0 in a
+// replay of make bench's statements; docs/BENCHMARKS.md §7).
+const (
+	deferMax = 5 * time.Millisecond
+	// deferLimit background units commit at once, due or not.
+	deferLimit = maxBatch / 2
+)
+
+type deferrableKey struct{}
+
+// Deferrable marks ctx's transactions as background work, which may wait
+// a few milliseconds (deferMax) to share a commit with more of its kind.
+func Deferrable(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deferrableKey{}, true)
+}
+
+func isDeferrable(ctx context.Context) bool {
+	v, _ := ctx.Value(deferrableKey{}).(bool)
+	return v
+}
+
 type txRequest struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	done chan error
+	// queued is when a deferrable unit was submitted; zero for the others.
+	queued time.Time
 }
 
 type batcher struct {
@@ -49,10 +80,15 @@ type batcher struct {
 	queue chan txRequest
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	// deferFor is deferMax (tests change it).
+	deferFor time.Duration
+	// waiting counts the background units held back, as of the loop's
+	// last look (tests).
+	waiting atomic.Int32
 }
 
 func newBatcher(s *Store) *batcher {
-	b := &batcher{s: s, queue: make(chan txRequest, 4*maxBatch), stop: make(chan struct{})}
+	b := &batcher{s: s, queue: make(chan txRequest, 4*maxBatch), stop: make(chan struct{}), deferFor: deferMax}
 	b.wg.Add(1)
 	go b.loop()
 	return b
@@ -65,6 +101,9 @@ func (b *batcher) close() {
 
 func (b *batcher) submit(ctx context.Context, fn func(*Tx) error) error {
 	req := txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	if isDeferrable(ctx) {
+		req.queued = time.Now()
+	}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
@@ -79,52 +118,100 @@ func (b *batcher) submit(ctx context.Context, fn func(*Tx) error) error {
 
 func (b *batcher) loop() {
 	defer b.wg.Done()
-	batch := make([]txRequest, 0, maxBatch)
-	wait := time.NewTimer(time.Hour)
+	var (
+		batch    = make([]txRequest, 0, maxBatch)
+		deferred []txRequest // background units waiting for company, oldest first
+		wait     = time.NewTimer(time.Hour)
+		due      = time.NewTimer(time.Hour)
+		ended    time.Time // when the last batch was done
+	)
 	wait.Stop()
-	var ended time.Time // when the last batch was done
+	due.Stop()
+	// take sorts a queued unit: urgent ones join the batch.
+	take := func(r txRequest) {
+		if r.queued.IsZero() {
+			batch = append(batch, r)
+		} else {
+			deferred = append(deferred, r)
+		}
+	}
 	for {
+		if len(deferred) > 0 {
+			due.Reset(time.Until(deferred[0].queued.Add(b.deferFor)))
+		}
 		select {
 		case <-b.stop:
-			for {
-				select {
-				case r := <-b.queue:
-					r.done <- fmt.Errorf("sqlstore: store closed")
-				default:
-					return
-				}
-			}
+			// What was taken is committed (a send recorded late is better
+			// than one sent again after the restart); what is still queued
+			// is refused.
+			due.Stop()
+			b.runAll(append(batch, deferred...))
+			b.refuseQueued()
+			return
 		case r := <-b.queue:
+			due.Stop()
 			idle := time.Since(ended) > idleGap
-			batch = append(batch[:0], r)
+			take(r)
 			for round := 0; ; round++ {
-				b.fill(&batch)
-				if len(batch) >= minShare || round == yieldRounds {
+				b.fill(take)
+				if len(batch) == 0 || len(batch) >= minShare || round == yieldRounds {
 					break
 				}
 				runtime.Gosched()
 			}
-			if idle && len(batch) < minShare {
-				b.linger(&batch, wait)
+			if idle && len(batch) > 0 && len(batch) < minShare {
+				b.linger(take, func() bool { return len(batch) >= minShare }, wait)
 			}
-			b.run(batch)
-			if b.s.ckpt != nil {
-				b.s.ckpt.restartIfFull(b.s.w)
-			}
+		case <-due.C:
+		}
+		// Deferred units go with this batch once the oldest has waited
+		// long enough or they are many; otherwise they wait for the next.
+		if len(deferred) > 0 && (len(deferred) >= deferLimit || time.Since(deferred[0].queued) >= b.deferFor) {
+			batch = append(batch, deferred...)
+			deferred = deferred[:0]
+		}
+		b.waiting.Store(int32(len(deferred)))
+		if len(batch) > 0 {
+			b.runAll(batch)
+			batch = batch[:0]
 			ended = time.Now()
 		}
 	}
 }
 
-// linger waits up to linger for the batch to reach minShare units.
-func (b *batcher) linger(batch *[]txRequest, wait *time.Timer) {
-	wait.Reset(linger)
-	defer wait.Stop()
-	for len(*batch) < minShare {
+// runAll runs units in batches of at most maxBatch.
+func (b *batcher) runAll(units []txRequest) {
+	for len(units) > 0 {
+		n := min(len(units), maxBatch)
+		b.run(units[:n])
+		if b.s.ckpt != nil {
+			b.s.ckpt.restartIfFull(b.s.w)
+		}
+		units = units[n:]
+	}
+}
+
+// refuseQueued answers the units still queued: the store is closing.
+func (b *batcher) refuseQueued() {
+	for {
 		select {
 		case r := <-b.queue:
-			*batch = append(*batch, r)
-			b.fill(batch)
+			r.done <- fmt.Errorf("sqlstore: store closed")
+		default:
+			return
+		}
+	}
+}
+
+// linger waits up to linger for enough more units (enough tells).
+func (b *batcher) linger(take func(txRequest), enough func() bool, wait *time.Timer) {
+	wait.Reset(linger)
+	defer wait.Stop()
+	for !enough() {
+		select {
+		case r := <-b.queue:
+			take(r)
+			b.fill(take)
 		case <-wait.C:
 			return
 		case <-b.stop:
@@ -133,11 +220,12 @@ func (b *batcher) linger(batch *[]txRequest, wait *time.Timer) {
 	}
 }
 
-func (b *batcher) fill(batch *[]txRequest) {
-	for len(*batch) < maxBatch {
+// fill takes what is queued, without waiting, up to a batch's worth.
+func (b *batcher) fill(take func(txRequest)) {
+	for range maxBatch {
 		select {
 		case r := <-b.queue:
-			*batch = append(*batch, r)
+			take(r)
 		default:
 			return
 		}
