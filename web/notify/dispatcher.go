@@ -194,14 +194,16 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return nil
 	}
 	limit := prefetch * d.cfg.Concurrency
+	held := limit + handoffShare*limit // at most, settled or not: see claimSlots
 	r := &run{
-		d:     d,
-		limit: limit,
-		keys:  make(map[string]*keyState, limit),
-		clean: recency.New[string, struct{}](cleanKeysKept),
-		queue: make(chan claimed, 2*limit), // see claimSlots
-		done:  make(chan struct{}, 1),
-		ok:    make(chan unify.OutboxEvent, 2*limit),
+		d:            d,
+		limit:        limit,
+		handoffLimit: handoffShare * limit,
+		keys:         make(map[string]*keyState, limit),
+		clean:        recency.New[string, struct{}](cleanKeysKept),
+		queue:        make(chan claimed, held),
+		done:         make(chan struct{}, 1),
+		ok:           make(chan unify.OutboxEvent, held),
 	}
 	if d.client != nil {
 		// In-flight POSTs end with Run: fasthttp's requests take no context,
@@ -258,8 +260,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// prefetch × Concurrency bounds the events claimed or handed over and not
-// yet settled (waiting for a POST slot, posting, or being recorded).
+// prefetch × Concurrency bounds the events claimed and not yet settled
+// (waiting for a POST slot, posting, or being recorded); hand-overs have a
+// bound of their own (handoffShare).
 // Claiming more than the POST slots keeps them busy while a claim or a
 // record waits its turn at the store, which under load takes longer than a
 // POST to a nearby receiver: make bench delivers 3,500 events/s with 4,
@@ -269,20 +272,31 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // POST is handed back instead (see errLeaseShort).
 const prefetch = 16
 
+// handoffShare × the limit bounds the events handed over and not yet
+// settled. Hand-overs cost no claim and are this instance's own by
+// construction (SQLite, one writer), so they get more room than claims: a
+// group commit of background work (sqlstore's deferred units) hands over a
+// hundred events at once, and with room for only the limit about one event
+// in six went to the store and came back through a claim (make bench).
+const handoffShare = 4
+
 // errLeaseShort: the event's lease ends before a POST started now would.
 // Posting anyway could let another instance send it at the same time.
 var errLeaseShort = errors.New("notify: lease too short to post; released")
 
 // run is the state of one Run call.
 type run struct {
-	d       *Dispatcher
-	limit   int // events reserved, claimed or handed over and not yet settled, at most (see claimSlots)
-	wg      sync.WaitGroup
-	handing sync.WaitGroup         // events being handed back to the store
-	queue   chan claimed           // events waiting for a POST worker
-	done    chan struct{}          // events were settled while a claim is wanted
-	ok      chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
-	failing bool                   // the last claim failed (log once per outage); Run's goroutine only
+	d     *Dispatcher
+	limit int // events claimed and not yet settled, at most (see claimSlots)
+	// handoffLimit: events reserved or handed over and not yet settled, at
+	// most (see Reserve).
+	handoffLimit int
+	wg           sync.WaitGroup
+	handing      sync.WaitGroup         // events being handed back to the store
+	queue        chan claimed           // events waiting for a POST worker
+	done         chan struct{}          // events were settled while a claim is wanted
+	ok           chan unify.OutboxEvent // POSTed events whose delivery is to be recorded
+	failing      bool                   // the last claim failed (log once per outage); Run's goroutine only
 
 	mu   sync.Mutex
 	keys map[string]*keyState // keys with an event reserved, claimed or not yet settled
@@ -304,8 +318,10 @@ type run struct {
 // least of them. Hand-overs do not count them (Reserve only looks at
 // pending), so that a claim running does not send every event committed
 // meanwhile to the store, and from there to the next claim: the queue holds
-// twice the limit, which pending and booked never pass together (pending
-// grows past the limit only by claimed events, in booked places).
+// the limit and the hand-over limit together, which pending and booked never
+// pass (pending grows past the hand-over limit only by claimed events, in
+// booked places, and a claim books places only while pending is under the
+// limit).
 func (r *run) claimSlots(least int) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -79,7 +79,7 @@ func (d *Dispatcher) Reserve(ev unify.OutboxEvent, older func() (bool, error)) (
 		if !ks.open || ks.failed {
 			return "", time.Time{}, false, nil
 		}
-		if r.pending >= r.limit {
+		if r.pending >= r.handoffLimit {
 			// This event goes to the store unleased: the key's later
 			// events must follow it there.
 			ks.open = false
@@ -87,7 +87,7 @@ func (d *Dispatcher) Reserve(ev unify.OutboxEvent, older func() (bool, error)) (
 		}
 	} else {
 		clean := r.clean.Has(ev.Key)
-		if r.pending >= r.limit {
+		if r.pending >= r.handoffLimit {
 			if clean {
 				r.clean.Delete(ev.Key) // this event goes to the store unleased
 			}

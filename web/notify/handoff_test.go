@@ -159,10 +159,10 @@ func TestFullDispatcherLeavesEventsToClaims(t *testing.T) {
 		<-hold
 		return http.StatusOK
 	})
-	b.cfg.Concurrency = 1 // 16 events unsettled at most
+	b.cfg.Concurrency = 1 // notify.HandoffLimitPerPOST events handed over and unsettled at most
 	d, _ := b.startIdle(t)
 	var ids []string
-	for i := range 16 {
+	for i := range notify.HandoffLimitPerPOST {
 		key := fmt.Sprintf("msg_%d", i%2)
 		d.NewKey(key)
 		id, ok := b.put(t, d, key, true)
@@ -187,7 +187,7 @@ func TestFullDispatcherLeavesEventsToClaims(t *testing.T) {
 	}
 	want := []string{}
 	for i, id := range ids {
-		if i >= 16 || i%2 == 0 {
+		if i >= notify.HandoffLimitPerPOST || i%2 == 0 {
 			want = append(want, id)
 		}
 	}
