@@ -326,7 +326,7 @@ func (k connector) Connect() (*gosmpp.Connection, error) {
 		return nil, fmt.Errorf("smpp: dial %s: %w", cfg.Address, err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
-	tap := newDCTap(raw)
+	tap := newDCTap(&coarseDeadlines{Conn: raw})
 	gc := gosmpp.NewConnection(tap)
 	err = bindTransceiver(gc, cfg)
 	if !stop() && err == nil {
