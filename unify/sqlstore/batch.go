@@ -39,15 +39,15 @@ const (
 	linger  = 500 * time.Microsecond
 )
 
-// Background work (a send recorded, a receipt, an event delivered) does not
-// keep anyone waiting on the other end: its units wait up to deferMax for
-// one another and commit together, by themselves or with the next batch
-// that is due anyway, while an API request's unit goes into the next batch.
-// A commit writes every page its transaction touched to the WAL, and the
-// three stages of a message touch different tables: a batch of each
-// stage's units writes about half the pages per message of the batches
-// that mix a few of each (WAL frames per message 5.2 against 3.0 in a
-// replay of make bench's statements; docs/BENCHMARKS.md §7).
+// Background work (a send recorded, a receipt) keeps nobody waiting on the
+// other end: its units wait up to deferMax for one another and commit
+// together, in a transaction of their own after the batch of API requests'
+// units that is running, which they do not slow down. A commit writes every
+// page its transaction touched to the WAL, and the three stages of a
+// message touch different tables: batches of one stage write about half the
+// pages per message of batches that mix a few of each (WAL frames per
+// message 5.2 against 3.0 in a replay of make bench's statements;
+// docs/BENCHMARKS.md §7).
 const (
 	deferMax = 5 * time.Millisecond
 	// deferLimit background units commit at once, due or not.
@@ -164,18 +164,19 @@ func (b *batcher) loop() {
 			}
 		case <-due.C:
 		}
-		// Deferred units go with this batch once the oldest has waited
-		// long enough or they are many; otherwise they wait for the next.
-		if len(deferred) > 0 && (len(deferred) >= deferLimit || time.Since(deferred[0].queued) >= b.deferFor) {
-			batch = append(batch, deferred...)
-			deferred = deferred[:0]
-		}
-		b.waiting.Store(int32(len(deferred)))
 		if len(batch) > 0 {
 			b.runAll(batch)
 			batch = batch[:0]
 			ended = time.Now()
 		}
+		// Deferred units commit once the oldest has waited long enough or
+		// they are many; otherwise they wait for more.
+		if len(deferred) > 0 && (len(deferred) >= deferLimit || time.Since(deferred[0].queued) >= b.deferFor) {
+			b.runAll(deferred)
+			deferred = deferred[:0]
+			ended = time.Now()
+		}
+		b.waiting.Store(int32(len(deferred)))
 	}
 }
 
