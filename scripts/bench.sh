@@ -45,8 +45,8 @@ YAML
 # The simulator and the load tool stand for machines of their own (the
 # carrier, the unified back end): each gets one of Go's processors, so that
 # their idle threads do not spin for work on the cores the gateway uses
-# (with two each, about 0.2 of the run's 6.5 CPU seconds went to spinning
-# and wake-ups, docs/BENCHMARKS.md §13). They still do all of their work;
+# (with two each, about 0.3 of the run's 7 CPU seconds went to spinning
+# and wake-ups, docs/BENCHMARKS.md §7). They still do all of their work;
 # HELPER_PROCS=2 gives them two again.
 HELPER_PROCS="${HELPER_PROCS:-1}"
 GOMAXPROCS="$HELPER_PROCS" "$dir/carriersim" --smpp "127.0.0.1:$SMPP_PORT" --http "127.0.0.1:$SIM_HTTP_PORT" --system-id gw --password secret >"$dir/sim.log" 2>&1 &

@@ -71,12 +71,12 @@ const (
 )
 
 // trafficQuery builds the list query. A filter on the number or the status
-// is an equality on the first column of its messages_page* index (00003_ui.sql),
-// the time range and cursor bound the index's (created_at, id) tail, and the
-// ORDER BY walks it, so the database reads one page of index entries
-// whatever the filter. Senders and channels are few and have no index
-// (00009): their filters are checked on the rows messages_page (or the
-// number's or the status's index) walks.
+// is an equality on the first column of its messages_page* index
+// (00003_ui.sql), the time range and cursor bound the index's (created_at,
+// id) tail, and the ORDER BY walks it, so the database reads one page of
+// index entries. Senders and channels are few and have no index (00009):
+// their filters are checked on the rows that walk (of messages_page when
+// nothing else is filtered) comes to, which match often.
 func trafficQuery(f TrafficFilter, limit int) (string, []any) {
 	var where []string
 	var args []any
