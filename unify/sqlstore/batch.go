@@ -163,6 +163,7 @@ func (b *batcher) loop() {
 				b.linger(take, func() bool { return len(batch) >= minShare }, wait)
 			}
 		case <-due.C:
+			b.fill(take) // what the API queued meanwhile goes first
 		}
 		if len(batch) > 0 {
 			b.runAll(batch)
