@@ -5,6 +5,7 @@
 // event in the outbox for every change the unified back end must hear of.
 //
 // It imports gateway/unify, gateway/unify/sqlstore, gateway/carriers,
-// gateway/internal/recency and prometheus. Channels are reached through the Channel interface declared
-// here; they call back through the Handle* methods.
+// gateway/internal/recency and prometheus. Channels are reached through the
+// Channel interface declared here; they call back through the Handle*
+// methods.
 package dispatch

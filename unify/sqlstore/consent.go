@@ -51,7 +51,7 @@ func (t *Tx) SetConsent(sender, number string, c Consent) (bool, error) {
 // Most numbers have no record, which SQLite answers from memory (see
 // consentKeys) without a statement.
 func (t *Tx) ConsentOf(sender, number string) (Consent, bool, error) {
-	if t.s.dialect == SQLite {
+	if t.s.soleWriter() {
 		if err := t.s.consented.load(t); err != nil {
 			return Consent{}, false, err
 		}

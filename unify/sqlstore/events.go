@@ -66,8 +66,8 @@ func (s *Store) SetHandoff(h Handoff) { s.handoff = h }
 // handOver asks the handoff whether it takes e. Only status events qualify:
 // their key is their message, whose events the index on message_id finds.
 func (t *Tx) handOver(e unify.OutboxEvent, messageID unify.MessageID) (owner string, leaseUntil int64, ok bool, err error) {
-	h := t.s.handoff
-	if h == nil || t.s.dialect != SQLite || e.Key != string(messageID) {
+	h := t.s.handoffs()
+	if h == nil || e.Key != string(messageID) {
 		return "", 0, false, nil
 	}
 	owner, until, ok, err := h.Reserve(e, func() (bool, error) {

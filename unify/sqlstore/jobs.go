@@ -56,7 +56,7 @@ func (t *Tx) AddJob(kind JobKind, ref string, runAt time.Time) error {
 // must be new (a fresh message).
 func (t *Tx) AddLeasedJob(kind JobKind, ref string, runAt time.Time, owner string, leaseUntil time.Time) (Job, error) {
 	j := Job{Kind: kind, Ref: ref, RunAt: runAt, Tries: 1}
-	if t.s.dialect == SQLite && kind == JobSend {
+	if t.s.soleWriter() && kind == JobSend {
 		return j, nil
 	}
 	const q = `INSERT INTO jobs (kind, ref, run_at, lease_owner, lease_until, tries) VALUES (?,?,?,?,?,1)`
@@ -82,7 +82,7 @@ func (t *Tx) AddLeasedJob(kind JobKind, ref string, runAt time.Time, owner strin
 // on SQLite, the sends held in memory (see AddLeasedJob) that a crash cut
 // short. Call it before any such send starts. It returns how many it stored.
 func (s *Store) RequeueUnsent(ctx context.Context, now time.Time) (int64, error) {
-	if s.dialect != SQLite {
+	if !s.soleWriter() {
 		return 0, nil
 	}
 	var n int64

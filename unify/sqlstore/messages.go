@@ -83,7 +83,7 @@ func (t *Tx) InsertMessage(m *unify.Message) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert message: %w", err)
 	}
-	if h := t.s.handoff; h != nil && t.s.dialect == SQLite {
+	if h := t.s.handoffs(); h != nil {
 		h.NewKey(string(m.ID)) // its status events' key: none can be stored yet
 	}
 	return nil
@@ -447,7 +447,7 @@ func (t *Tx) TakeOrphanReceipts(carrier string, ref unify.ExternalRef) ([]unify.
 // HasOrphanReceipts reports whether any receipt waits for its part; the
 // reconciliation query is skipped when none does, which is almost always.
 func (t *Tx) HasOrphanReceipts() (bool, error) {
-	if t.s.dialect == SQLite && t.s.noOrphans.Load() {
+	if t.s.soleWriter() && t.s.noOrphans.Load() {
 		return false, nil
 	}
 	var n int

@@ -171,6 +171,24 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// soleWriter reports whether this process is the database's one writer:
+// on SQLite it is (the wiring takes over the file's leases at start), so
+// what the store knows in memory of what it wrote (the new messages'
+// event keys, the numbers with a consent record, the sends held as jobs
+// in memory, the absence of orphan receipts) cannot be made stale by
+// another writer. On PostgreSQL other instances write too.
+func (s *Store) soleWriter() bool { return s.dialect == SQLite }
+
+// handoffs returns the taker of events handed over at commit: nil without
+// one, or when another writer could store events of the same keys
+// meanwhile (see SetHandoff).
+func (s *Store) handoffs() Handoff {
+	if !s.soleWriter() {
+		return nil
+	}
+	return s.handoff
+}
+
 // redact hides a password in a DSN before it reaches an error message.
 func redact(dsn string) string {
 	if i := strings.Index(dsn, "@"); i >= 0 {
