@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"gateway/sms/dlr"
@@ -139,9 +140,19 @@ func (c *Channel) Send(ctx context.Context, m *unify.Message, a *unify.Attempt, 
 	}
 	parts := make([]unify.Part, len(plan.Segments))
 	errs := make([]error, len(plan.Segments))
-	done := make(chan int, len(plan.Segments))
+	submit := func(i int, sp smpp.Part) {
+		id, err := c.submitPart(ctx, link, sp)
+		if err == nil {
+			k := dlr.KeysOf(id)
+			parts[i] = unify.Part{Seq: i + 1, Status: unify.StatusSent, Ref: unify.ExternalRef{ID: id, Raw: k.Raw, Dec: k.Dec, Hex: k.Hex}}
+		}
+		errs[i] = err
+	}
 	// Parts go out concurrently: each waits for its own submit_sm_resp, and
-	// the link's window and rate limit decide how many are on the wire.
+	// the link's window and rate limit decide how many are on the wire. A
+	// single part, most messages, is sent from this goroutine: one less
+	// goroutine and hand-over a message.
+	var wg sync.WaitGroup
 	for i, seg := range plan.Segments {
 		sp := smpp.Part{
 			SourceTON: src.TON, SourceNPI: src.NPI, Source: src.Addr,
@@ -152,19 +163,13 @@ func (c *Channel) Send(ctx context.Context, m *unify.Message, a *unify.Attempt, 
 		if seg.UDH != nil {
 			sp.EsmClass |= 0x40 // UDHI
 		}
-		go func(i int, sp smpp.Part) {
-			id, err := c.submitPart(ctx, link, sp)
-			if err == nil {
-				k := dlr.KeysOf(id)
-				parts[i] = unify.Part{Seq: i + 1, Status: unify.StatusSent, Ref: unify.ExternalRef{ID: id, Raw: k.Raw, Dec: k.Dec, Hex: k.Hex}}
-			}
-			errs[i] = err
-			done <- i
-		}(i, sp)
+		if len(plan.Segments) == 1 {
+			submit(i, sp)
+			continue
+		}
+		wg.Go(func() { submit(i, sp) })
 	}
-	for range plan.Segments {
-		<-done
-	}
+	wg.Wait()
 	if err := worstError(errs); err != nil {
 		return unify.SendResult{}, err
 	}
