@@ -150,13 +150,38 @@ func attemptOf(a attemptRow, mid unify.MessageID, parts []partRow) unify.Attempt
 		Carrier: a.Carrier, Status: unify.Status(a.Status), Segments: a.Segments, Error: a.Error,
 		At: fromMicros(a.UpdatedAt),
 	}
-	for _, p := range parts {
-		if p.AttemptID == a.ID {
-			att.Parts = append(att.Parts, unify.Part{Seq: p.Seq, Status: unify.Status(p.Status),
-				Ref: unify.ExternalRef{ID: p.ExtID, Raw: p.ExtRaw, Dec: p.ExtDec, Hex: p.ExtHex}})
-		}
+	own := partsOf(a, parts)
+	for _, p := range own {
+		att.Parts = append(att.Parts, unify.Part{Seq: p.Seq, Status: unify.Status(p.Status),
+			Ref: unify.ExternalRef{ID: p.ExtID, Raw: p.ExtRaw, Dec: p.ExtDec, Hex: p.ExtHex}})
 	}
 	return att
+}
+
+// PartSettledByAttempt says whether a receipt that moves the one part of an
+// attempt, and the attempt with it, to status with error text errText may
+// leave the part's row as it was sent: its status and error are then its
+// attempt's (see partsOf). That is the case of most receipts, so their
+// transaction writes the attempt and not the part. A receipt that fails a
+// part is written, since its attempt's error says more than the carrier's.
+func PartSettledByAttempt(status unify.Status, errText string) bool {
+	return errText == "" && (status == unify.StatusDelivered || status == unify.StatusRead)
+}
+
+// partsOf returns a's parts among parts, the one part of an attempt that a
+// receipt settled with it (PartSettledByAttempt) showing the attempt's
+// status.
+func partsOf(a attemptRow, parts []partRow) []partRow {
+	var own []partRow
+	for _, p := range parts {
+		if p.AttemptID == a.ID {
+			own = append(own, p)
+		}
+	}
+	if len(own) == 1 && own[0].Status == string(unify.StatusSent) && PartSettledByAttempt(unify.Status(a.Status), a.Error) {
+		own[0].Status, own[0].Error = a.Status, ""
+	}
+	return own
 }
 
 // MessageHead is MessageState without the attempts: what a status change

@@ -1679,3 +1679,53 @@ func TestAddLeasedJob(t *testing.T) {
 		require.Zero(t, n, "PostgreSQL stores every job")
 	})
 }
+
+// A receipt that delivers the one part of an attempt writes only the
+// attempt (PartSettledByAttempt): the part reads as its attempt says, in
+// the dispatcher's view and the UI's, and only then.
+func TestPartSettledByAttempt(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
+		ctx := context.Background()
+		for i, tc := range []struct {
+			name      string
+			attempt   unify.Status
+			attErr    string
+			parts     int
+			partsRead unify.Status
+		}{
+			{"delivered", unify.StatusDelivered, "", 1, unify.StatusDelivered},
+			{"read", unify.StatusRead, "", 1, unify.StatusRead},
+			{"failed: its part is written", unify.StatusFailed, "part 1 of 1 failed", 1, unify.StatusSent},
+			{"delivered late: its part is written", unify.StatusDelivered, "delivered after the fallback moved on", 1, unify.StatusSent},
+			{"revoked without a receipt", unify.StatusRevoked, "", 1, unify.StatusSent},
+			{"two parts are written each", unify.StatusDelivered, "", 2, unify.StatusSent},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				m := newMessage(fmt.Sprintf("msg_settled_%d", i), t0)
+				insertMessages(t, s, m)
+				a := &unify.Attempt{ID: unify.AttemptID(fmt.Sprintf("att_settled_%d", i)), MessageID: m.ID,
+					Channel: unify.ChannelSMS, Carrier: "sim-fr", Status: unify.StatusSent, Segments: tc.parts}
+				for seq := 1; seq <= tc.parts; seq++ {
+					a.Parts = append(a.Parts, unify.Part{Seq: seq, Ref: form(fmt.Sprintf("%d%d", 900+i, seq)), Status: unify.StatusSent})
+				}
+				inTx(t, s, func(tx *sqlstore.Tx) error { return tx.InsertAttempt(a, t0) })
+				a.Status, a.Error = tc.attempt, tc.attErr
+				inTx(t, s, func(tx *sqlstore.Tx) error { return tx.UpdateAttempt(a, t0.Add(time.Second)) })
+
+				got, err := s.Message(ctx, m.ID)
+				require.NoError(t, err)
+				require.Len(t, got.Attempts, 1)
+				require.Len(t, got.Attempts[0].Parts, tc.parts)
+				tl, err := s.MessageTimeline(ctx, m.ID)
+				require.NoError(t, err)
+				require.Len(t, tl.Attempts, 1)
+				for i := range tc.parts {
+					require.Equal(t, tc.partsRead, got.Attempts[0].Parts[i].Status)
+					require.Equal(t, tc.partsRead, tl.Attempts[0].Parts[i].Status)
+					require.Empty(t, tl.Attempts[0].Parts[i].Error)
+				}
+			})
+		}
+	})
+}

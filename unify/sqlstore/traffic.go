@@ -302,10 +302,8 @@ func (s *Store) MessageTimeline(ctx context.Context, id unify.MessageID) (Timeli
 			Status: unify.Status(a.Status), Segments: a.Segments, Error: a.Error,
 			StartedAt: fromMicros(a.CreatedAt), UpdatedAt: fromMicros(a.UpdatedAt),
 		}
-		for _, p := range parts {
-			if p.AttemptID == a.ID {
-				rec.Parts = append(rec.Parts, PartRecord{Seq: p.Seq, CarrierID: p.ExtID, Status: unify.Status(p.Status), Error: p.Error})
-			}
+		for _, p := range partsOf(a, parts) {
+			rec.Parts = append(rec.Parts, PartRecord{Seq: p.Seq, CarrierID: p.ExtID, Status: unify.Status(p.Status), Error: p.Error})
 		}
 		tl.Attempts = append(tl.Attempts, rec)
 	}
