@@ -194,11 +194,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return nil
 	}
 	limit := prefetch * d.cfg.Concurrency
-	held := limit + handoffShare*limit // at most, settled or not: see claimSlots
+	handoffLimit := handoffShare * limit
+	held := limit + handoffLimit // at most, settled or not: see claimSlots
 	r := &run{
 		d:            d,
 		limit:        limit,
-		handoffLimit: handoffShare * limit,
+		handoffLimit: handoffLimit,
 		keys:         make(map[string]*keyState, limit),
 		clean:        recency.New[string, struct{}](cleanKeysKept),
 		queue:        make(chan claimed, held),
