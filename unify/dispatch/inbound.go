@@ -118,7 +118,7 @@ func (s *Service) routeInboundTo(tx *sqlstore.Tx, in unify.Inbound, knownSender 
 		if err != nil {
 			return err
 		}
-		if ok && (!found || c.UpdatedAt.After(conv.UpdatedAt)) {
+		if ok && (!found || c.CreatedAt.After(conv.CreatedAt)) {
 			sender, conv, found = name, c, true
 		}
 		if sender == "" {

@@ -378,9 +378,6 @@ func (s *Service) recordSent(ctx context.Context, j sqlstore.Job, m *unify.Messa
 			return err
 		}
 		head = cur
-		if err := tx.SetConversation(cur); err != nil {
-			return err
-		}
 		if armsTimer(pol, a.Step) {
 			if err := tx.AddJob(sqlstore.JobTimeout, string(a.ID), now.Add(pol.Steps[a.Step].Timeout)); err != nil {
 				return err

@@ -46,10 +46,7 @@ func (b *bundle) message(tb testing.TB, id, sender, number string, st unify.Stat
 	require.NoError(tb, b.store.InTx(context.Background(), func(tx *sqlstore.Tx) error {
 		m := &unify.Message{ID: unify.MessageID(id), To: number, From: sender, Policy: "default",
 			Content: unify.Content{Text: "body of " + id}, Status: st, CreatedAt: at, UpdatedAt: at}
-		if err := tx.InsertMessage(m); err != nil {
-			return err
-		}
-		return tx.SetConversation(m)
+		return tx.InsertMessage(m)
 	}))
 }
 
@@ -143,7 +140,7 @@ func TestSweeperRetention(t *testing.T) {
 	// Content: week, otp and archive-old (past archive's 30 days); replies:
 	// in-week and in-otp. The delivered reply events all go: "otp" keeps
 	// nothing, and events are a delivery queue, not the record.
-	require.Equal(t, privacy.Report{ContentPurged: 3, InboundPurged: 2, EventsDeleted: 3, Messages: 1, Inbound: 1, Conversations: 1}, r)
+	require.Equal(t, privacy.Report{ContentPurged: 3, InboundPurged: 2, EventsDeleted: 3, Messages: 1, Inbound: 1}, r)
 
 	for id, want := range map[string]bool{"fresh": false, "week": true, "stuck": false, "otp": true, "otp-sending": false, "archive": false, "archive-old": true} {
 		require.Equal(t, want, b.purged(t, id), id)
@@ -154,7 +151,6 @@ func TestSweeperRetention(t *testing.T) {
 	require.Equal(t, 0, b.count(t, `SELECT COUNT(*) FROM inbound WHERE id = 'in-old'`))
 	require.Equal(t, 0, b.count(t, `SELECT COUNT(*) FROM events WHERE delivered_at IS NOT NULL`), "delivered, past the shortest retention")
 	require.Equal(t, 1, b.count(t, `SELECT COUNT(*) FROM events WHERE id = 'evt_in-old'`), "never delivered: kept")
-	require.Equal(t, 0, b.count(t, `SELECT COUNT(*) FROM conversations WHERE message_id = 'old'`))
 
 	again, err := sw.Sweep(ctx)
 	require.NoError(t, err)
@@ -219,6 +215,8 @@ func TestEraser(t *testing.T) {
 	b.message(t, "m1", "acme", number, unify.StatusDelivered, t0)
 	b.message(t, "m2", "acme", number, unify.StatusSending, t0)
 	b.message(t, "m3", "acme", other, unify.StatusDelivered, t0)
+	// Two messages of one conversation, erased a batch apart: it ends once.
+	b.message(t, "m4", "acme", number, unify.StatusSent, t0.Add(time.Second))
 	b.inbound(t, "i1", "acme", number, t0)
 	ctx := context.Background()
 	require.NoError(t, b.store.InTx(ctx, func(tx *sqlstore.Tx) error {
@@ -242,7 +240,7 @@ func TestEraser(t *testing.T) {
 	er, err := e.Erase(ctx, number)
 	require.NoError(t, err)
 	require.Equal(t, pseudo.Hash(number), er.NumberHash)
-	require.Equal(t, sqlstore.ErasureCounts{Messages: 2, Cancelled: 1, Inbound: 1, Conversations: 1, Consents: 1, Events: 1}, er.Counts)
+	require.Equal(t, sqlstore.ErasureCounts{Messages: 3, Cancelled: 2, Inbound: 1, Conversations: 1, Consents: 1, Events: 1}, er.Counts)
 	require.NotEmpty(t, er.EventID)
 	require.Equal(t, []string{number}, forgot)
 	require.Equal(t, 1, wakes)
@@ -262,13 +260,12 @@ func TestEraser(t *testing.T) {
 	for _, q := range []string{
 		`SELECT COUNT(*) FROM messages WHERE to_number = ?`,
 		`SELECT COUNT(*) FROM inbound WHERE from_number = ?`,
-		`SELECT COUNT(*) FROM conversations WHERE phone = ?`,
 		`SELECT COUNT(*) FROM consents WHERE number = ?`,
 		`SELECT COUNT(*) FROM events WHERE key LIKE '%' || ?`,
 	} {
 		require.Zero(t, b.count(t, q, number), q)
 	}
-	require.Equal(t, 2, b.count(t, `SELECT COUNT(*) FROM messages WHERE to_number = ?`, pseudo.Pseudonym(number)), "kept for accounting")
+	require.Equal(t, 3, b.count(t, `SELECT COUNT(*) FROM messages WHERE to_number = ?`, pseudo.Pseudonym(number)), "kept for accounting")
 	require.True(t, b.purged(t, "m1"))
 	require.False(t, b.purged(t, "m3"), "another number is untouched")
 

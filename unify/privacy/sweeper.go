@@ -70,13 +70,12 @@ type Report struct {
 	EventsDeleted  int // delivered reply, consent and erasure events
 	Messages       int // messages deleted with their attempts
 	Inbound        int // inbound messages deleted
-	Conversations  int
 	Idempotency    int
 	OrphanReceipts int
 }
 
 func (r Report) total() int {
-	return r.ContentPurged + r.InboundPurged + r.EventsDeleted + r.Messages + r.Inbound + r.Conversations + r.Idempotency + r.OrphanReceipts
+	return r.ContentPurged + r.InboundPurged + r.EventsDeleted + r.Messages + r.Inbound + r.Idempotency + r.OrphanReceipts
 }
 
 // NewSweeper builds a sweeper; Run starts it.
@@ -133,7 +132,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 		case r.total() > 0:
 			s.log.Info("privacy: retention sweep", "content_purged", r.ContentPurged, "inbound_purged", r.InboundPurged,
 				"events_deleted", r.EventsDeleted, "messages_deleted", r.Messages, "inbound_deleted", r.Inbound,
-				"conversations_deleted", r.Conversations, "idempotency_deleted", r.Idempotency, "orphan_receipts_deleted", r.OrphanReceipts)
+				"idempotency_deleted", r.Idempotency, "orphan_receipts_deleted", r.OrphanReceipts)
 		}
 		select {
 		case <-ctx.Done():
@@ -192,25 +191,6 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 		cutoff := now.Add(-s.cfg.Default.Metadata)
 		n, err := s.walk(ctx, sqlstore.WalkIdempotency, func(string) time.Time { return cutoff })
 		r.Idempotency += n
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	// Conversations follow their sender's metadata retention; an unlimited
-	// default keeps them unless the sender has a limit of its own, so the
-	// walk runs whenever any group has one.
-	if slices.ContainsFunc(s.groups, func(g sweepGroup) bool { return g.ret.Metadata > 0 }) {
-		n, err := s.walk(ctx, sqlstore.WalkConversations, func(sender string) time.Time {
-			r := s.cfg.Default
-			if o, ok := s.cfg.Senders[sender]; ok {
-				r = o
-			}
-			if r.Metadata <= 0 {
-				return time.Time{} // kept for ever
-			}
-			return now.Add(-r.Metadata)
-		})
-		r.Conversations += n
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -15,39 +15,40 @@ import (
 // Conversation is where replies from a phone to a sender go: the last message
 // the gateway sent that phone from that sender.
 type Conversation struct {
-	MessageID      unify.MessageID `db:"message_id"`
-	ConversationID string          `db:"conversation_id"`
-	UpdatedAt      time.Time       `db:"-"`
+	MessageID      unify.MessageID
+	ConversationID string
+	// CreatedAt is when that message was accepted: of two senders sharing
+	// an address, the one that wrote last has the reply.
+	CreatedAt time.Time
 }
 
-// SetConversation records m as the last message sent to its phone from its
-// sender, unless a newer message already holds that place.
-func (t *Tx) SetConversation(m *unify.Message) error {
-	_, err := t.exec(`INSERT INTO conversations (sender, phone, message_id, conversation_id, updated_at) VALUES (?,?,?,?,?)
-		ON CONFLICT (sender, phone) DO UPDATE SET message_id = excluded.message_id, conversation_id = excluded.conversation_id, updated_at = excluded.updated_at
-		WHERE conversations.updated_at <= excluded.updated_at`,
-		m.From, m.To, m.ID, m.ConversationID, micros(m.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("sqlstore: set conversation: %w", err)
-	}
-	return nil
-}
+// reachedStatuses are the statuses of a message that reached its carrier:
+// a reply can only answer one of those. A message that failed, or is still
+// on its way, is passed over for the one before it.
+var reachedStatuses = []any{unify.StatusSent, unify.StatusDelivered, unify.StatusRead}
 
-// Conversation returns the conversation of (sender, phone).
+// Conversation returns the conversation of (sender, phone): the newest
+// message to phone from sender that reached its carrier. It is read from the
+// messages themselves, on the index the UI pages a number's traffic with,
+// rather than kept in a table of its own, which cost a write on every send;
+// it goes with its messages when retention deletes them or an erasure
+// replaces the number.
 func (t *Tx) Conversation(sender, phone string) (Conversation, bool, error) {
 	var row struct {
-		MessageID      string `db:"message_id"`
+		ID             string `db:"id"`
 		ConversationID string `db:"conversation_id"`
-		UpdatedAt      int64  `db:"updated_at"`
+		CreatedAt      int64  `db:"created_at"`
 	}
-	err := t.get(&row, `SELECT message_id, conversation_id, updated_at FROM conversations WHERE sender = ? AND phone = ?`, sender, phone)
+	err := t.get(&row, `SELECT id, conversation_id, created_at FROM `+t.s.indexedBy("messages", "messages_page_to")+`
+		WHERE to_number = ? AND sender = ? AND status IN (?,?,?) ORDER BY created_at DESC, id DESC LIMIT 1`,
+		append([]any{phone, sender}, reachedStatuses...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Conversation{}, false, nil
 	}
 	if err != nil {
 		return Conversation{}, false, classify(fmt.Errorf("sqlstore: read conversation: %w", err))
 	}
-	return Conversation{MessageID: unify.MessageID(row.MessageID), ConversationID: row.ConversationID, UpdatedAt: fromMicros(row.UpdatedAt)}, true, nil
+	return Conversation{MessageID: unify.MessageID(row.ID), ConversationID: row.ConversationID, CreatedAt: fromMicros(row.CreatedAt)}, true, nil
 }
 
 // Idempotent returns the message an earlier request with the same key

@@ -1,6 +1,6 @@
 // Package sqlstore keeps the gateway's state in SQL: messages and their
 // attempts, the job queue that drives sends and timers, the outbox of events
-// for the unified back end, conversations, idempotency keys, inbound messages
+// for the unified back end, idempotency keys, inbound messages
 // and policies, and the leases by which several instances share a carrier's
 // bind slots (binds.go). The same queries run on SQLite (the embedded
 // default) and PostgreSQL (several gateway instances); each dialect has its

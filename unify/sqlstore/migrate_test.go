@@ -5,8 +5,10 @@ package sqlstore
 
 import (
 	"context"
+	"io/fs"
 	"testing"
 
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"gateway/unify"
@@ -37,4 +39,41 @@ func TestPartsLearnTheirMessage(t *testing.T) {
 	}))
 	require.True(t, found)
 	require.Equal(t, PartMatch{AttemptID: "att_old", MessageID: "msg_old", Seq: 1}, m)
+}
+
+// Migration 00010 reads conversations from the messages; going back down
+// rebuilds the table from them, each (sender, number) on its newest message
+// that reached the carrier.
+func TestConversationsTableRebuiltOnDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openSQLite(t)
+	require.NoError(t, s.Migrate(ctx))
+	for _, q := range []string{
+		`INSERT INTO messages (id, to_number, sender, policy, conversation_id, status, created_at, updated_at) VALUES ('msg_a', '+33612345678', 'acme', 'default', 'thread-a', 'delivered', 1, 1)`,
+		`INSERT INTO messages (id, to_number, sender, policy, conversation_id, status, created_at, updated_at) VALUES ('msg_b', '+33612345678', 'acme', 'default', 'thread-b', 'sent', 2, 2)`,
+		`INSERT INTO messages (id, to_number, sender, policy, conversation_id, status, created_at, updated_at) VALUES ('msg_c', '+33612345678', 'acme', 'default', 'thread-c', 'failed', 3, 3)`,
+		`INSERT INTO messages (id, to_number, sender, policy, conversation_id, status, created_at, updated_at) VALUES ('msg_d', '+33612345678', 'globex', 'default', 'thread-d', 'read', 1, 1)`,
+	} {
+		_, err := s.w.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	sub, err := fs.Sub(migrations, "migrations/sqlite")
+	require.NoError(t, err)
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w.DB, sub)
+	require.NoError(t, err)
+	_, err = p.DownTo(ctx, 9)
+	require.NoError(t, err)
+	var rows []struct {
+		Sender string `db:"sender"`
+		ID     string `db:"message_id"`
+		Conv   string `db:"conversation_id"`
+	}
+	require.NoError(t, s.w.SelectContext(ctx, &rows, `SELECT sender, message_id, conversation_id FROM conversations ORDER BY sender`))
+	require.Equal(t, []struct {
+		Sender string `db:"sender"`
+		ID     string `db:"message_id"`
+		Conv   string `db:"conversation_id"`
+	}{{"acme", "msg_b", "thread-b"}, {"globex", "msg_d", "thread-d"}}, rows)
+	require.NoError(t, s.Migrate(ctx))
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,19 +226,16 @@ type KeyCursor struct {
 // sweeper visits a page at a time in key order rather than adding an index
 // write to every send.
 const (
-	WalkConversations = "conversations" // (sender, phone), updated_at: last message sent
-	WalkIdempotency   = "idempotency"   // (scope, key), created_at
+	WalkIdempotency = "idempotency" // (scope, key), created_at
 )
 
 var walks = map[string][3]string{
-	WalkConversations: {"sender", "phone", "updated_at"},
-	WalkIdempotency:   {"scope", "key", "created_at"},
+	WalkIdempotency: {"scope", "key", "created_at"},
 }
 
-// SweepWalk reads up to limit rows of table (WalkConversations or
-// WalkIdempotency) after cur, deletes those older than the cutoff of their
-// first key column (the sender of a conversation, the scope of an
-// idempotency key; the zero time keeps every row), and returns the cursor to
+// SweepWalk reads up to limit rows of table (WalkIdempotency) after cur,
+// deletes those older than the cutoff of their first key column (the scope
+// of an idempotency key; the zero time keeps every row), and returns the cursor to
 // go on from with how many rows it deleted.
 func (s *Store) SweepWalk(ctx context.Context, table string, cur KeyCursor, cutoff func(k1 string) time.Time, limit int) (KeyCursor, int, error) {
 	cols, ok := walks[table]
@@ -295,7 +293,9 @@ type ErasureCounts struct {
 	// Cancelled is how many of those were not final yet: failed unsent.
 	Cancelled int `json:"cancelled"`
 	// Inbound messages from the number: content dropped, number replaced.
-	Inbound       int `json:"inbound"`
+	Inbound int `json:"inbound"`
+	// Conversations: senders whose replies from the number no longer find
+	// a message to go to.
 	Conversations int `json:"conversations"`
 	Consents      int `json:"consents"`
 	WebLinks      int `json:"web_links"`
@@ -327,9 +327,9 @@ const ErasedError = "cancelled: the recipient's data was erased"
 // EraseSubject erases up to limit messages and limit inbound messages of
 // number, replacing the number kept for accounting by pseudonym, and, once
 // those are done (more is false), everything else that names the number:
-// conversations, consent records, MO fragments and their timers, and the
-// events about it. Call it again while more is true; a number with nothing
-// left is a no-op with zero counts.
+// consent records, MO fragments and their timers, and the events about it
+// (its conversations end with its messages). Call it again while more is
+// true; a number with nothing left is a no-op with zero counts.
 func (t *Tx) EraseSubject(number, pseudonym string, now time.Time, limit int) (c ErasureCounts, more bool, err error) {
 	// Carriers may report a number without its '+'; stored forms are
 	// normally E.164, but the other form is cheap to cover.
@@ -353,6 +353,16 @@ func (t *Tx) EraseSubject(number, pseudonym string, now time.Time, limit int) (c
 			}
 		}
 		in := placeholders(n)
+		// A conversation is its sender's newest message that reached the
+		// number (Conversation): it ends with the batch that takes the
+		// sender's last such message, and is counted there, once. Counted
+		// before the batch cancels what is still on its way.
+		if err := t.get(&c.Conversations, `SELECT COUNT(DISTINCT m.sender) FROM messages m WHERE m.id IN (`+in+`) AND m.status IN (?,?,?)
+			AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.to_number = ? AND o.sender = m.sender AND o.status IN (?,?,?)
+			AND o.id NOT IN (`+in+`))`,
+			slices.Concat(ids, reachedStatuses, []any{number}, reachedStatuses, ids)...); err != nil {
+			return c, false, classify(fmt.Errorf("sqlstore: count conversations: %w", err))
+		}
 		if len(pending) > 0 {
 			c.Cancelled = len(pending)
 			pin := placeholders(len(pending))
@@ -405,9 +415,6 @@ func (t *Tx) EraseSubject(number, pseudonym string, now time.Time, limit int) (c
 	}
 	if len(msgs) == limit || len(ins) == limit {
 		return c, true, nil
-	}
-	if c.Conversations, err = t.count(`DELETE FROM conversations WHERE phone IN (?, ?)`, forms...); err != nil {
-		return c, false, err
 	}
 	if c.Consents, err = t.count(`DELETE FROM consents WHERE number IN (?, ?)`, forms...); err != nil {
 		return c, false, err

@@ -168,10 +168,8 @@ func lifecycle(ctx, bg context.Context, s *sqlstore.Store, n int64, body []byte)
 			return err
 		}
 		var err error
-		if sentEvent, err = event(tx); err != nil {
-			return err
-		}
-		return tx.SetConversation(&sent)
+		sentEvent, err = event(tx)
+		return err
 	})
 	if err != nil {
 		return err

@@ -1044,35 +1044,57 @@ func TestClaimEventsConcurrently(t *testing.T) {
 	})
 }
 
+// A reply's conversation is the newest message to its number from its
+// sender that reached the carrier; messages failed or still on their way,
+// newer or not, are passed over.
 func TestConversations(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e engine, s *sqlstore.Store) {
-		older, newer := newMessage("msg_older", t0), newMessage("msg_newer", t0.Add(time.Minute))
-		newer.ConversationID = "thread-2"
-		insertMessages(t, s, older, newer)
+		at := func(id, sender, conv string, st unify.Status, minute int) *unify.Message {
+			m := newMessage(id, t0.Add(time.Duration(minute)*time.Minute))
+			m.From, m.ConversationID, m.Status = sender, conv, st
+			return m
+		}
+		lookup := func(sender string) (sqlstore.Conversation, bool) {
+			var c sqlstore.Conversation
+			var found bool
+			inTx(t, s, func(tx *sqlstore.Tx) error {
+				var err error
+				c, found, err = tx.Conversation(sender, "+33612345678")
+				return err
+			})
+			return c, found
+		}
+		_, found := lookup("acme")
+		require.False(t, found, "nothing sent yet")
+
+		delivered := at("msg_1", "acme", "thread-1", unify.StatusDelivered, 1)
+		insertMessages(t, s, delivered,
+			at("msg_0", "acme", "thread-0", unify.StatusRead, 0),
+			at("msg_2", "acme", "thread-2", unify.StatusFailed, 2),
+			at("msg_3", "acme", "thread-3", unify.StatusSending, 3),
+			at("msg_4", "acme", "thread-4", unify.StatusAccepted, 4),
+			at("msg_5", "globex", "thread-5", unify.StatusSent, 5))
+		c, found := lookup("acme")
+		require.True(t, found)
+		require.Equal(t, sqlstore.Conversation{MessageID: "msg_1", ConversationID: "thread-1", CreatedAt: delivered.CreatedAt}, c)
+
+		// The newer message reaches the carrier: replies go to it.
 		inTx(t, s, func(tx *sqlstore.Tx) error {
-			_, found, err := tx.Conversation("acme", "+33612345678")
-			require.False(t, found)
-			if err != nil {
-				return err
-			}
-			// Sent out of order: the newer message keeps its place.
-			if err := tx.SetConversation(newer); err != nil {
-				return err
-			}
-			return tx.SetConversation(older)
-		})
-		inTx(t, s, func(tx *sqlstore.Tx) error {
-			c, found, err := tx.Conversation("acme", "+33612345678")
-			require.True(t, found)
-			require.Equal(t, sqlstore.Conversation{MessageID: "msg_newer", ConversationID: "thread-2", UpdatedAt: newer.CreatedAt}, c)
-			if err != nil {
-				return err
-			}
-			_, found, err = tx.Conversation("globex", "+33612345678")
-			require.False(t, found)
+			sent := at("msg_3", "acme", "thread-3", unify.StatusSent, 3)
+			moved, err := tx.MoveMessage(sent, unify.StatusSending, t0.Add(time.Hour))
+			require.True(t, moved)
 			return err
 		})
+		c, _ = lookup("acme")
+		require.Equal(t, unify.MessageID("msg_3"), c.MessageID)
+		require.Equal(t, "thread-3", c.ConversationID)
+
+		c, found = lookup("globex")
+		require.True(t, found)
+		require.Equal(t, unify.MessageID("msg_5"), c.MessageID)
+		_, found = lookup("initech")
+		require.False(t, found)
 	})
 }
 
