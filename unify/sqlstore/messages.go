@@ -360,7 +360,11 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 		lookups = append(lookups, struct{ col, val string }{"ext_hex", ref.Dec}) // decimal receipt, hexadecimal submit id
 	}
 	if ref.Hex != "" {
-		lookups = append(lookups, struct{ col, val string }{"ext_dec", ref.Hex}) // hexadecimal receipt, decimal submit id
+		// Hexadecimal receipt, decimal submit id. A decimal id's decimal
+		// form is its raw form (ext_dec = ext_raw), and ref.Hex is all
+		// digits, so the raw index finds it: the index ext_dec had cost
+		// every part a write (migration 00011).
+		lookups = append(lookups, struct{ col, val string }{"ext_raw", ref.Hex})
 	}
 	for _, l := range lookups {
 		if l.val == "" {
