@@ -64,16 +64,13 @@ func TestConversationsTableRebuiltOnDown(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.DownTo(ctx, 9)
 	require.NoError(t, err)
-	var rows []struct {
+	type conversation struct {
 		Sender string `db:"sender"`
 		ID     string `db:"message_id"`
 		Conv   string `db:"conversation_id"`
 	}
+	var rows []conversation
 	require.NoError(t, s.w.SelectContext(ctx, &rows, `SELECT sender, message_id, conversation_id FROM conversations ORDER BY sender`))
-	require.Equal(t, []struct {
-		Sender string `db:"sender"`
-		ID     string `db:"message_id"`
-		Conv   string `db:"conversation_id"`
-	}{{"acme", "msg_b", "thread-b"}, {"globex", "msg_d", "thread-d"}}, rows)
+	require.Equal(t, []conversation{{"acme", "msg_b", "thread-b"}, {"globex", "msg_d", "thread-d"}}, rows)
 	require.NoError(t, s.Migrate(ctx))
 }
