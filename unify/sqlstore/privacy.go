@@ -235,8 +235,8 @@ var walks = map[string][3]string{
 
 // SweepWalk reads up to limit rows of table (WalkIdempotency) after cur,
 // deletes those older than the cutoff of their first key column (the scope
-// of an idempotency key; the zero time keeps every row), and returns the cursor to
-// go on from with how many rows it deleted.
+// of an idempotency key; the zero time keeps every row), and returns the
+// cursor to go on from with how many rows it deleted.
 func (s *Store) SweepWalk(ctx context.Context, table string, cur KeyCursor, cutoff func(k1 string) time.Time, limit int) (KeyCursor, int, error) {
 	cols, ok := walks[table]
 	if !ok {
