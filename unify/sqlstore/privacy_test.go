@@ -296,6 +296,10 @@ func TestSweepQueriesUseTheirIndex(t *testing.T) {
 		{`SELECT seq FROM events WHERE type <> 'message.status' AND created_at < 1 AND delivered_at IS NOT NULL ORDER BY created_at LIMIT 5`, "events_personal"},
 		{`SELECT id FROM inbound WHERE created_at < 1 ORDER BY created_at LIMIT 5`, "inbound_created"},
 		{`SELECT id FROM messages INDEXED BY messages_page WHERE created_at < 1 AND status IN ('delivered','failed') ORDER BY created_at LIMIT 5`, "messages_page"},
+		// Not a sweep, but as hot: every reply finds its conversation so
+		// (Tx.Conversation), newest first, without sorting.
+		{`SELECT id, conversation_id, created_at FROM messages INDEXED BY messages_page_to
+			WHERE to_number = '+33612345678' AND sender = 'acme' AND status IN ('sent','delivered','read') ORDER BY created_at DESC, id DESC LIMIT 1`, "messages_page_to"},
 	} {
 		rows, err := db.Query(`EXPLAIN QUERY PLAN ` + tc.q)
 		require.NoError(t, err)
