@@ -32,7 +32,7 @@ cat > "$dir/gateway.yaml" <<YAML
 listen: 127.0.0.1:$GW_PORT
 database: sqlite:$dir/gw.db
 api_keys: [{name: bench, key: $key}]
-webhook: {url: "http://127.0.0.1:$SINK_PORT/events", secret: bench-secret}
+webhook: {url: "http://127.0.0.1:$SINK_PORT/events", secret: bench-secret, pipeline: ${PIPELINE:-8}}
 senders: [{name: acme, sms_source: ACME}]
 carriers:
   - name: sim

@@ -173,8 +173,9 @@ func wire(ctx context.Context, cfg *config.File, logger *slog.Logger) (g *gatewa
 
 	g.notifier = notify.New(notify.Config{
 		URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret, Timeout: time.Duration(cfg.Webhook.Timeout), VerifyToken: cfg.Webhook.VerifyToken,
-		Owner:  owner,
-		Logger: logger.With("component", "webhook"), Registerer: g.registry,
+		Pipeline: cfg.Webhook.Pipeline,
+		Owner:    owner,
+		Logger:   logger.With("component", "webhook"), Registerer: g.registry,
 	}, g.store)
 	// The store hands the dispatcher the events it can post at once, and
 	// wakes it for the others.

@@ -25,6 +25,10 @@ import (
 type webhookClient struct {
 	c     *fasthttp.HostClient
 	conns openConns
+	// For the pipelined connections (pipeline.go), which fasthttp's
+	// client does not make: where to dial, and TLS when https.
+	addr string
+	tls  *tls.Config // nil: plain http
 }
 
 // Answers larger than this are not read to the end: the connection is
@@ -45,9 +49,18 @@ func newWebhookClient(rawURL, userAgent string, conns int, timeout time.Duration
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("notify: webhook url %q: want http:// or https:// and a host", rawURL)
 	}
-	w := &webhookClient{}
+	w := &webhookClient{addr: fasthttp.AddMissingPort(u.Host, u.Scheme == "https")}
+	if u.Scheme == "https" {
+		w.tls = &tls.Config{ServerName: u.Hostname()}
+		if tlsConfig != nil {
+			w.tls = tlsConfig.Clone()
+			if w.tls.ServerName == "" {
+				w.tls.ServerName = u.Hostname()
+			}
+		}
+	}
 	w.c = &fasthttp.HostClient{
-		Addr:                fasthttp.AddMissingPort(u.Host, u.Scheme == "https"),
+		Addr:                w.addr,
 		IsTLS:               u.Scheme == "https",
 		TLSConfig:           tlsConfig,
 		Name:                userAgent,
@@ -111,6 +124,23 @@ func (w *webhookClient) cut() {
 }
 
 func (w *webhookClient) resume() { w.conns.resume() }
+
+// dial opens a connection of its own (TLS when https), tracked for cut like
+// the client's.
+func (w *webhookClient) dial(timeout time.Duration) (net.Conn, error) {
+	c, err := w.conns.dial(w.addr, timeout)
+	if err != nil || w.tls == nil {
+		return c, err
+	}
+	tc := tls.Client(c, w.tls)
+	_ = tc.SetDeadline(time.Now().Add(timeout))
+	if err := tc.Handshake(); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("tls handshake with %s: %w", w.addr, err)
+	}
+	_ = tc.SetDeadline(time.Time{})
+	return tc, nil
+}
 
 // openConns tracks the client's connections so that they can be cut.
 type openConns struct {

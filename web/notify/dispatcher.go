@@ -64,6 +64,12 @@ type Config struct {
 	// Concurrency bounds the POSTs in flight, each for a different key
 	// (default 16). Up to sixteen times as many events are claimed ahead.
 	Concurrency int
+	// Pipeline, above 1, lets up to that many POSTs share a connection:
+	// written together, answered in order (HTTP/1.1 pipelining; see
+	// pipeline.go). Concurrency still bounds the POSTs in flight, over
+	// Concurrency/Pipeline connections. Default 1: one POST at a time on
+	// each connection.
+	Pipeline int
 	// PollInterval is how often the outbox is looked at when nothing wakes
 	// the dispatcher (default 500ms). See Dispatcher.Wake.
 	PollInterval time.Duration
@@ -128,6 +134,7 @@ func New(cfg Config, store Store) *Dispatcher {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	cfg.Pipeline = min(max(cfg.Pipeline, 1), cfg.Concurrency)
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
@@ -220,8 +227,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	// A fixed pool of POST workers rather than a goroutine per event: each
 	// POST goes deep into the HTTP client, and a new goroutine's stack
 	// would grow (and be copied) several times on every one.
-	for range d.cfg.Concurrency {
-		r.wg.Go(func() { r.postEvents(ctx) })
+	if d.cfg.Pipeline > 1 {
+		for range (d.cfg.Concurrency + d.cfg.Pipeline - 1) / d.cfg.Pipeline {
+			r.wg.Go(func() { r.postPipelined(ctx) })
+		}
+	} else {
+		for range d.cfg.Concurrency {
+			r.wg.Go(func() { r.postEvents(ctx) })
+		}
 	}
 	d.current.Store(r)
 	defer func() {
@@ -447,16 +460,21 @@ func (r *run) postEvents(ctx context.Context) {
 				err = d.post(ctx, ev)
 			}
 		}
-		// The key's next event in memory goes now: this one reached the
-		// receiver, whenever its delivery is recorded.
-		r.finish(ev.Key, err == nil)
-		if err == nil {
-			r.ok <- ev
-			continue
-		}
-		d.record(ctx, ev, err)
-		r.settled(ev)
+		r.complete(ctx, ev, err)
 	}
+}
+
+// complete ends ev's POST: delivered (err nil) or recorded as failed.
+func (r *run) complete(ctx context.Context, ev unify.OutboxEvent, err error) {
+	// The key's next event in memory goes now: this one reached the
+	// receiver, whenever its delivery is recorded.
+	r.finish(ev.Key, err == nil)
+	if err == nil {
+		r.ok <- ev
+		return
+	}
+	r.d.record(ctx, ev, err)
+	r.settled(ev)
 }
 
 // settled counts events as recorded, forgets the keys with nothing left in
@@ -537,9 +555,10 @@ func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error
 	defer cancel()
 	now := d.cfg.NowFunc()
 	log := d.log.With("event_id", ev.ID, "event_type", ev.Type)
-	if ctx.Err() != nil || errors.Is(err, errLeaseShort) {
-		// Shutting down cut the POST short, or it never started: the
-		// receiver did not refuse it. Hand the event back due now, so that
+	if ctx.Err() != nil || errors.Is(err, errLeaseShort) || errors.Is(err, errUnanswered) {
+		// Shutting down cut the POST short, or it never started, or its
+		// pipelined connection ended before its answer: the receiver did
+		// not refuse it. Hand the event back due now, so that
 		// a restart or a peer instance resends it without waiting for the
 		// lease to run out.
 		reason := err.Error()
@@ -583,9 +602,20 @@ func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
 	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
+	d.fillRequest(req, ev, body)
+	status, head, err := d.client.do(req, timeout)
+	if err != nil {
+		return fmt.Errorf("notify: post event: %w", err)
+	}
+	return answerError(status, head)
+}
+
+// fillRequest makes req the signed POST of ev, whose rendered body is body.
+func (d *Dispatcher) fillRequest(req *fasthttp.Request, ev unify.OutboxEvent, body []byte) {
 	req.SetRequestURI(d.cfg.URL)
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
+	req.Header.SetUserAgent(d.cfg.UserAgent)
 	req.Header.Set("X-Gateway-Event-Id", ev.ID)
 	req.Header.Set("X-Gateway-Event-Type", ev.Type)
 	req.Header.Set("X-Gateway-Signature", d.signer.sign(body))
@@ -593,10 +623,10 @@ func (d *Dispatcher) post(ctx context.Context, ev unify.OutboxEvent) error {
 		signHub(req.Header.Set, d.cfg.Secret, body)
 	}
 	req.SetBodyRaw(body)
-	status, head, err := d.client.do(req, timeout)
-	if err != nil {
-		return fmt.Errorf("notify: post event: %w", err)
-	}
+}
+
+// answerError is nil for a 2xx answer, a StatusError otherwise.
+func answerError(status int, head []byte) error {
 	if status >= 200 && status < 300 {
 		return nil
 	}

@@ -47,7 +47,7 @@ func TestContractExample(t *testing.T) {
 	require.Nil(t, f.TLS)
 	require.Equal(t, []config.APIKey{{Name: "unified-backend", Key: contractEnv["GATEWAY_API_KEY"], Dialect: config.DialectUnified}}, f.APIKeys)
 	require.Equal(t, config.Webhook{
-		URL: "http://127.0.0.1:9000/events", Secret: contractEnv["WEBHOOK_SECRET"], Timeout: config.Duration(10 * time.Second),
+		URL: "http://127.0.0.1:9000/events", Secret: contractEnv["WEBHOOK_SECRET"], Timeout: config.Duration(10 * time.Second), Pipeline: 1,
 	}, f.Webhook)
 	require.Equal(t, contractEnv["UI_PASSWORD"], f.UI.AdminPassword)
 	require.Equal(t, []config.Sender{{

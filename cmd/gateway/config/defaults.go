@@ -26,6 +26,7 @@ func (f *File) setDefaults() {
 	f.Listen = DefaultListen
 	f.Database = DefaultDatabase
 	f.Webhook.Timeout = Duration(10 * time.Second)
+	f.Webhook.Pipeline = 1
 	f.Privacy.ContentRetention = Duration(168 * time.Hour)
 	f.Privacy.MetadataRetention = Duration(2160 * time.Hour)
 	f.Log = Log{Level: "info", Format: "text"}

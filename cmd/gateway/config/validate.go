@@ -140,10 +140,17 @@ func (f *File) checkAPIKeys(c *checker) {
 	}
 }
 
+// maxWebhookPipeline bounds webhook.pipeline: the dispatcher's POSTs in
+// flight (16) share connections of that many.
+const maxWebhookPipeline = 16
+
 func (f *File) checkWebhook(c *checker) {
 	w := f.Webhook
 	if w.Timeout <= 0 {
 		c.add("webhook.timeout", "must be more than 0s")
+	}
+	if w.Pipeline < 1 || w.Pipeline > maxWebhookPipeline {
+		c.add("webhook.pipeline", fmt.Sprintf("must be 1 to %d (1: no pipelining)", maxWebhookPipeline))
 	}
 	if w.VerifyToken != "" {
 		switch {
