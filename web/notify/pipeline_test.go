@@ -164,3 +164,28 @@ func TestPipelinedPostsSurviveClosedConnections(t *testing.T) {
 	}
 	require.Zero(t, metricValue(t, b.reg, "gateway_webhook_events_failed_total", nil))
 }
+
+// Go's own HTTP server answers pipelined requests in order.
+func TestPipelinedPostsToNetHTTP(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.cfg.Pipeline = 8
+	now := b.clock.Now()
+	var all []string
+	for e := range 3 {
+		for k := range 20 {
+			all = append(all, b.store.add(fmt.Sprintf("msg_%02d", k), now.Add(time.Duration(e*20+k-1000)*time.Millisecond)))
+		}
+	}
+	b.start(t)
+	eventually(t, func() bool { return b.store.delivered(all...) }, "all delivered")
+	b.recv.mu.Lock()
+	defer b.recv.mu.Unlock()
+	require.Zero(t, b.recv.badSigs)
+	require.Equal(t, 1, b.recv.maxKey, "one event of a message at a time")
+	seen := map[string]int{}
+	for _, r := range b.recv.got {
+		seen[r.ID]++
+	}
+	require.Len(t, seen, len(all))
+}
