@@ -23,8 +23,9 @@ import (
 type pipeServer struct {
 	ln net.Listener
 	// closeAfter, when positive, ends each connection after that many
-	// answers (the last one says Connection: close).
+	// answers, the last one saying Connection: close unless silent.
 	closeAfter int
+	silent     bool
 
 	mu        sync.Mutex
 	conns     int
@@ -34,11 +35,11 @@ type pipeServer struct {
 	badSigs   int
 }
 
-func newPipeServer(t *testing.T, closeAfter int) *pipeServer {
+func newPipeServer(t *testing.T, closeAfter int, silent bool) *pipeServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	ps := &pipeServer{ln: ln, closeAfter: closeAfter, order: map[string][]string{}}
+	ps := &pipeServer{ln: ln, closeAfter: closeAfter, silent: silent, order: map[string][]string{}}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -82,7 +83,7 @@ func (ps *pipeServer) serve(c net.Conn) {
 		ps.mu.Unlock()
 		last := ps.closeAfter > 0 && answered == ps.closeAfter
 		conn := ""
-		if last {
+		if last && !ps.silent {
 			conn = "Connection: close\r\n"
 		}
 		fmt.Fprintf(bw, "HTTP/1.1 204 No Content\r\n%s\r\n", conn)
@@ -109,7 +110,7 @@ func (ps *pipeServer) stats() (conns, requests, pipelined int) {
 // time, and each message's events still arrive one after another, in order.
 func TestPipelinedPostsShareConnectionsInOrder(t *testing.T) {
 	t.Parallel()
-	ps := newPipeServer(t, 0)
+	ps := newPipeServer(t, 0, false)
 	b := setup(t, nil)
 	b.cfg.URL, b.cfg.Pipeline = ps.url(), 8
 	now := b.clock.Now()
@@ -136,33 +137,39 @@ func TestPipelinedPostsShareConnectionsInOrder(t *testing.T) {
 	require.Equal(t, want, ps.order)
 }
 
-// A receiver that ends every connection after two answers: the events
-// written behind them go again on a new connection, and all arrive.
+// A receiver that ends every connection after two answers, saying so or
+// not: the events written behind them go again on a new connection, and
+// all arrive.
 func TestPipelinedPostsSurviveClosedConnections(t *testing.T) {
 	t.Parallel()
-	ps := newPipeServer(t, 2)
-	b := setup(t, nil)
-	b.cfg.URL, b.cfg.Pipeline = ps.url(), 8
-	now := b.clock.Now()
-	var all []string
-	for k := range 30 {
-		all = append(all, b.store.add(fmt.Sprintf("msg_%02d", k), now.Add(-time.Second)))
-	}
-	b.start(t)
-	eventually(t, func() bool { return b.store.delivered(all...) }, "all delivered")
+	for _, silent := range []bool{false, true} {
+		t.Run(fmt.Sprintf("silent=%v", silent), func(t *testing.T) {
+			t.Parallel()
+			ps := newPipeServer(t, 2, silent)
+			b := setup(t, nil)
+			b.cfg.URL, b.cfg.Pipeline = ps.url(), 8
+			now := b.clock.Now()
+			var all []string
+			for k := range 30 {
+				all = append(all, b.store.add(fmt.Sprintf("msg_%02d", k), now.Add(-time.Second)))
+			}
+			b.start(t)
+			eventually(t, func() bool { return b.store.delivered(all...) }, "all delivered")
 
-	conns, requests, _ := ps.stats()
-	require.GreaterOrEqual(t, conns, 15, "two answers a connection")
-	require.GreaterOrEqual(t, requests, len(all))
-	// An event cut off is handed back due at once, not backed off: the
-	// receiver did not refuse it.
-	for _, id := range all {
-		for _, f := range b.store.event(id).failures {
-			require.Contains(t, f.err, "closed before the answer", id)
-			require.Equal(t, b.clock.Now(), f.nextAt, id)
-		}
+			conns, requests, _ := ps.stats()
+			require.GreaterOrEqual(t, conns, 15, "two answers a connection")
+			require.GreaterOrEqual(t, requests, len(all))
+			// An event cut off is handed back due at once, not backed
+			// off: the receiver did not refuse it.
+			for _, id := range all {
+				for _, f := range b.store.event(id).failures {
+					require.Contains(t, f.err, "closed before the answer", id)
+					require.Equal(t, b.clock.Now(), f.nextAt, id)
+				}
+			}
+			require.Zero(t, metricValue(t, b.reg, "gateway_webhook_events_failed_total", nil))
+		})
 	}
-	require.Zero(t, metricValue(t, b.reg, "gateway_webhook_events_failed_total", nil))
 }
 
 // Go's own HTTP server answers pipelined requests in order.
