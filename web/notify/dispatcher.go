@@ -518,19 +518,7 @@ func (r *run) recordDeliveries(ctx context.Context) {
 	batch := make([]unify.OutboxEvent, 0, cap(r.ok))
 	ids := make([]string, 0, cap(r.ok))
 	for ev := range r.ok {
-		batch = append(batch[:0], ev)
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case ev, open := <-r.ok:
-				if !open {
-					break more
-				}
-				batch = append(batch, ev)
-			default:
-				break more
-			}
-		}
+		batch = takeReady(r.ok, append(batch[:0], ev), cap(batch))
 		now := d.cfg.NowFunc()
 		ids = ids[:0]
 		for _, ev := range batch {

@@ -51,19 +51,7 @@ func (r *run) postPipelined(ctx context.Context) {
 	batch := make([]claimed, 0, d.cfg.Pipeline)
 	errs := make([]error, d.cfg.Pipeline)
 	for c := range r.queue {
-		batch = append(batch[:0], c)
-	fill:
-		for len(batch) < d.cfg.Pipeline {
-			select {
-			case more, ok := <-r.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, more)
-			default:
-				break fill
-			}
-		}
+		batch = takeReady(r.queue, append(batch[:0], c), d.cfg.Pipeline)
 		// Meta's dialects have a subscription handshake before their
 		// first POST (post does it): they go one at a time.
 		send := batch[:0]
@@ -207,6 +195,23 @@ func countTrue(bs []bool) int {
 		}
 	}
 	return n
+}
+
+// takeReady appends to batch what ch holds already, until batch has limit
+// elements: it never waits.
+func takeReady[T any](ch <-chan T, batch []T, limit int) []T {
+	for len(batch) < limit {
+		select {
+		case v, open := <-ch:
+			if !open {
+				return batch
+			}
+			batch = append(batch, v)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func setAll(errs []error, err error) {
