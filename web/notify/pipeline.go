@@ -95,7 +95,7 @@ func (d *Dispatcher) postBatch(p *pipe, batch []claimed, errs []error) {
 		if err == nil {
 			break
 		}
-		if try == 0 && (answered > 0 || reused && closedByPeer(err)) {
+		if try == 0 && (answered > 0 || reused && closedByPeer(err)) && d.leaseLasts(batch) {
 			continue
 		}
 		if answered == 0 {
@@ -111,6 +111,18 @@ func (d *Dispatcher) postBatch(p *pipe, batch []claimed, errs []error) {
 	for range batch {
 		d.metrics.latency.Observe(took)
 	}
+}
+
+// leaseLasts says whether every lease of batch outlasts a POST started now
+// (see errLeaseShort).
+func (d *Dispatcher) leaseLasts(batch []claimed) bool {
+	end := d.cfg.NowFunc().Add(d.cfg.Timeout)
+	for _, c := range batch {
+		if end.After(c.leaseUntil) {
+			return false
+		}
+	}
+	return true
 }
 
 // roundTrip writes the POSTs of batch's unanswered events on p (connecting
