@@ -546,9 +546,9 @@ func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error
 	if ctx.Err() != nil || errors.Is(err, errLeaseShort) || errors.Is(err, errUnanswered) {
 		// Shutting down cut the POST short, or it never started, or its
 		// pipelined connection ended before its answer: the receiver did
-		// not refuse it. Hand the event back due now, so that
-		// a restart or a peer instance resends it without waiting for the
-		// lease to run out.
+		// not refuse it. Hand the event back due now, so that a restart or
+		// a peer instance resends it without waiting for the lease to run
+		// out.
 		reason := err.Error()
 		if ctx.Err() != nil {
 			reason = "notify: interrupted by shutdown"
