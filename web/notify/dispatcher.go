@@ -454,7 +454,7 @@ func (r *run) postEvents(ctx context.Context) {
 		ev := c.ev
 		err := ctx.Err()
 		if err == nil {
-			if d.cfg.NowFunc().Add(d.cfg.Timeout).After(c.leaseUntil) {
+			if !d.leaseLasts(c) {
 				err = errLeaseShort
 			} else {
 				err = d.post(ctx, ev)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -57,7 +58,7 @@ func (r *run) postPipelined(ctx context.Context) {
 		send := batch[:0]
 		for _, c := range batch {
 			err := ctx.Err()
-			if err == nil && d.cfg.NowFunc().Add(d.cfg.Timeout).After(c.leaseUntil) {
+			if err == nil && !d.leaseLasts(c) {
 				err = errLeaseShort
 			}
 			switch {
@@ -88,14 +89,16 @@ func (d *Dispatcher) postBatch(p *pipe, batch []claimed, errs []error) {
 	d.metrics.inflight.Add(float64(len(batch)))
 	defer d.metrics.inflight.Sub(float64(len(batch)))
 	start := time.Now()
-	setAll(errs, errUnanswered)
+	for i := range errs {
+		errs[i] = errUnanswered
+	}
 	for try := 0; try < 2; try++ {
 		reused := p.conn != nil
 		answered, err := d.roundTrip(p, batch, errs)
 		if err == nil {
 			break
 		}
-		if try == 0 && (answered > 0 || reused && closedByPeer(err)) && d.leaseLasts(batch) {
+		if try == 0 && (answered > 0 || reused && closedByPeer(err)) && d.leaseLasts(batch...) {
 			continue
 		}
 		if answered == 0 {
@@ -115,7 +118,7 @@ func (d *Dispatcher) postBatch(p *pipe, batch []claimed, errs []error) {
 
 // leaseLasts says whether every lease of batch outlasts a POST started now
 // (see errLeaseShort).
-func (d *Dispatcher) leaseLasts(batch []claimed) bool {
+func (d *Dispatcher) leaseLasts(batch ...claimed) bool {
 	end := d.cfg.NowFunc().Add(d.cfg.Timeout)
 	for _, c := range batch {
 		if end.After(c.leaseUntil) {
@@ -144,7 +147,8 @@ func (d *Dispatcher) roundTrip(p *pipe, batch []claimed, errs []error) (int, err
 	_ = p.conn.SetDeadline(time.Now().Add(d.cfg.Timeout))
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	written := make([]bool, len(batch))
+	// Events answered by an earlier try, or not for this receiver, have
+	// their outcome; the others, still errUnanswered, are written.
 	for i, c := range batch {
 		if !errors.Is(errs[i], errUnanswered) {
 			continue
@@ -159,7 +163,6 @@ func (d *Dispatcher) roundTrip(p *pipe, batch []claimed, errs []error) (int, err
 		if err := req.Write(p.bw); err != nil {
 			return 0, d.broken(p, err)
 		}
-		written[i] = true
 	}
 	if err := p.bw.Flush(); err != nil {
 		return 0, d.broken(p, err)
@@ -168,7 +171,7 @@ func (d *Dispatcher) roundTrip(p *pipe, batch []claimed, errs []error) (int, err
 	defer fasthttp.ReleaseResponse(resp)
 	answered := 0
 	for i := range batch {
-		if !written[i] {
+		if !errors.Is(errs[i], errUnanswered) {
 			continue
 		}
 		resp.Reset()
@@ -180,7 +183,7 @@ func (d *Dispatcher) roundTrip(p *pipe, batch []claimed, errs []error) (int, err
 		errs[i] = answerError(resp.StatusCode(), body[:min(len(body), answerSnippet)])
 		if resp.ConnectionClose() {
 			p.close()
-			if answered < countTrue(written) {
+			if slices.ContainsFunc(errs[i+1:], func(err error) bool { return errors.Is(err, errUnanswered) }) {
 				return answered, errUnanswered
 			}
 			return answered, nil
@@ -199,16 +202,6 @@ func (d *Dispatcher) broken(p *pipe, err error) error {
 	return err
 }
 
-func countTrue(bs []bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
-}
-
 // takeReady appends to batch what ch holds already, until batch has limit
 // elements: it never waits.
 func takeReady[T any](ch <-chan T, batch []T, limit int) []T {
@@ -224,10 +217,4 @@ func takeReady[T any](ch <-chan T, batch []T, limit int) []T {
 		}
 	}
 	return batch
-}
-
-func setAll(errs []error, err error) {
-	for i := range errs {
-		errs[i] = err
-	}
 }
