@@ -89,7 +89,7 @@ func (s *Store) RequeueUnsent(ctx context.Context, now time.Time) (int64, error)
 	err := s.InTx(ctx, func(t *Tx) error {
 		var err error
 		n, err = t.execRows(`INSERT INTO jobs (kind, ref, run_at)
-			SELECT ?, id, ? FROM messages WHERE status = ?
+			SELECT ?, id, ? FROM messages WHERE status = ? AND `+inStatusIndex+`
 			AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.kind = ? AND jobs.ref = messages.id)`,
 			string(JobSend), micros(now), string(unify.StatusAccepted), string(JobSend))
 		if err != nil {

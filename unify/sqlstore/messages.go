@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -355,19 +357,15 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 	// One indexed lookup per form, in order of preference; almost every
 	// receipt is found by the first. (A single query OR-ing the three forms
 	// makes SQLite scan every part of the carrier.)
-	lookups := []struct{ col, val string }{{"ext_raw", ref.Raw}}
-	if ref.Dec != "" {
-		lookups = append(lookups, struct{ col, val string }{"ext_hex", ref.Dec}) // decimal receipt, hexadecimal submit id
-	}
-	if ref.Hex != "" {
-		// Hexadecimal receipt, decimal submit id. A decimal id's decimal
-		// form is its raw form (ext_dec = ext_raw), and ref.Hex is all
-		// digits, so the raw index finds it: the index ext_dec had cost
-		// every part a write (migration 00011).
-		lookups = append(lookups, struct{ col, val string }{"ext_raw", ref.Hex})
-	}
-	for _, l := range lookups {
-		if l.val == "" {
+	//
+	// Every form is looked up as a raw form (lower case, no leading zeros),
+	// through parts_raw: the index of each cross form had cost every part a
+	// write (migrations 00011, 00012). A decimal receipt for a hexadecimal
+	// submit id: the hexadecimal digits of its value are the part's raw
+	// form. A hexadecimal receipt for a decimal submit id: a decimal id's
+	// raw form is its decimal value, which ref.Hex is.
+	for _, raw := range []string{ref.Raw, hexDigits(ref.Dec), ref.Hex} {
+		if raw == "" {
 			continue
 		}
 		var hits []struct {
@@ -375,8 +373,8 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 			MessageID string `db:"message_id"`
 			Seq       int    `db:"seq"`
 		}
-		q := `SELECT attempt_id, message_id, seq FROM parts WHERE carrier = ? AND ` + l.col + ` = ? AND ` + l.col + ` <> ''`
-		if err := t.sel(&hits, q, carrier, l.val); err != nil {
+		q := `SELECT attempt_id, message_id, seq FROM parts WHERE carrier = ? AND ext_raw = ?`
+		if err := t.sel(&hits, q, carrier, raw); err != nil {
 			return PartMatch{}, false, classify(fmt.Errorf("sqlstore: find part: %w", err))
 		}
 		if len(hits) == 1 {
@@ -402,6 +400,23 @@ func (t *Tx) FindPart(carrier string, ref unify.ExternalRef) (PartMatch, bool, e
 		}
 	}
 	return PartMatch{}, false, nil
+}
+
+// hexDigits writes decimal digits' value in hexadecimal, lower case and
+// without leading zeros: the raw form of a submit id the carrier wrote in
+// hexadecimal. "" for "".
+func hexDigits(dec string) string {
+	if dec == "" {
+		return ""
+	}
+	if v, err := strconv.ParseUint(dec, 10, 64); err == nil {
+		return strconv.FormatUint(v, 16)
+	}
+	v, ok := new(big.Int).SetString(dec, 10)
+	if !ok {
+		return ""
+	}
+	return v.Text(16)
 }
 
 // AddOrphanReceipt keeps a receipt whose part is not known yet.

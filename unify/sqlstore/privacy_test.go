@@ -296,6 +296,9 @@ func TestSweepQueriesUseTheirIndex(t *testing.T) {
 		{`SELECT seq FROM events WHERE type <> 'message.status' AND created_at < 1 AND delivered_at IS NOT NULL ORDER BY created_at LIMIT 5`, "events_personal"},
 		{`SELECT id FROM inbound WHERE created_at < 1 ORDER BY created_at LIMIT 5`, "inbound_created"},
 		{`SELECT id FROM messages INDEXED BY messages_page WHERE created_at < 1 AND status IN ('delivered','failed') ORDER BY created_at LIMIT 5`, "messages_page"},
+		// Not a sweep either: a start-up finds the sends a crash cut short
+		// (RequeueUnsent) among the few messages the status index holds.
+		{`SELECT id FROM messages WHERE status = 'accepted' AND (status = 'accepted' OR status = 'sending' OR status = 'switching' OR status = 'failed')`, "messages_page_status"},
 		// Not a sweep, but as hot: every reply finds its conversation so
 		// (Tx.Conversation), newest first, without sorting.
 		{`SELECT id, conversation_id, created_at FROM messages INDEXED BY messages_page_to

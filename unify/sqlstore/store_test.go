@@ -12,11 +12,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -462,11 +462,11 @@ func TestMessageLock(t *testing.T) {
 // hexadecimal, each in canonical decimal ("" when it does not parse).
 func form(id string) unify.ExternalRef {
 	r := unify.ExternalRef{ID: id, Raw: strings.ToLower(strings.TrimLeft(id, "0"))}
-	if v, err := strconv.ParseUint(r.Raw, 10, 64); err == nil {
-		r.Dec = strconv.FormatUint(v, 10)
+	if v, ok := new(big.Int).SetString(r.Raw, 10); ok {
+		r.Dec = v.String()
 	}
-	if v, err := strconv.ParseUint(r.Raw, 16, 64); err == nil {
-		r.Hex = strconv.FormatUint(v, 10)
+	if v, ok := new(big.Int).SetString(r.Raw, 16); ok {
+		r.Hex = v.String()
 	}
 	return r
 }
@@ -485,6 +485,7 @@ func TestFindPart(t *testing.T) {
 			{"msg_dec", "att_dec", t0, "4660"},   // hexadecimal 1234
 			{"msg_hex", "att_hex", t0, "00FF10"}, // decimal 65296
 			{"msg_exact", "att_exact", t0, "1234"},
+			{"msg_long", "att_long", t0, "0ABCDEF0123456789ABCDEF"}, // beyond 64 bits
 		}
 		for _, p := range parts {
 			insertMessages(t, s, newMessage(p.msg, p.at))
@@ -506,6 +507,7 @@ func TestFindPart(t *testing.T) {
 			{"an exact match beats a numeric one", "sim-fr", "1234", "att_exact"},
 			{"decimal receipt for a hexadecimal submit id", "sim-fr", "65296", "att_hex"},
 			{"hexadecimal receipt for a decimal submit id", "sim-fr", "1E61", "att_new"}, // 0x1e61 = 7777
+			{"decimal receipt beyond 64 bits", "sim-fr", "207698809136909011942886895", "att_long"},
 			{"other carrier", "other", "4660", ""},
 			{"unknown", "sim-fr", "999999", ""},
 		} {

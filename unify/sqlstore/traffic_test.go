@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,7 +186,7 @@ func TestTrafficPlans(t *testing.T) {
 		_, err := tx.exec(`INSERT INTO messages (id, to_number, sender, policy, status, channel, created_at, updated_at)
 			WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			SELECT printf('msg_%08d', i), printf('+336%08d', i % 5000), 'sender' || (i % 20), 'default',
-				CASE i % 4 WHEN 0 THEN 'delivered' WHEN 1 THEN 'failed' WHEN 2 THEN 'sent' ELSE 'read' END,
+				CASE i % 5 WHEN 0 THEN 'delivered' WHEN 1 THEN 'failed' WHEN 2 THEN 'sent' WHEN 3 THEN 'read' ELSE 'accepted' END,
 				CASE i % 3 WHEN 0 THEN 'sms' WHEN 1 THEN 'rcs' ELSE 'mms' END,
 				? + i * 1000000, ? + i * 1000000 FROM n`, rows-1, t0.UnixMicro(), t0.UnixMicro())
 		return err
@@ -213,7 +214,10 @@ func TestTrafficPlans(t *testing.T) {
 		{"sender deep", TrafficFilter{Sender: "sender3", Before: deep}, "messages_page"},
 		{"status deep", TrafficFilter{Status: unify.StatusFailed, Before: deep}, "messages_page_status"},
 		{"channel deep", TrafficFilter{Channel: unify.ChannelRCS, After: deep}, "messages_page"},
-		{"status in range", TrafficFilter{Status: unify.StatusRead, Since: since, Until: until, Before: deep}, "messages_page_status"},
+		{"usual status", TrafficFilter{Status: unify.StatusDelivered}, "messages_page"},
+		{"usual status deep", TrafficFilter{Status: unify.StatusSent, Before: deep}, "messages_page"},
+		{"status in range", TrafficFilter{Status: unify.StatusRead, Since: since, Until: until, Before: deep}, "messages_page"},
+		{"waiting status in range", TrafficFilter{Status: unify.StatusAccepted, Since: since, Until: until, Before: deep}, "messages_page_status"},
 		{"number and status", TrafficFilter{Number: "+33600000042", Status: unify.StatusSent}, "messages_page_to"},
 		{"sender and channel", TrafficFilter{Sender: "sender3", Channel: unify.ChannelRCS, Before: deep}, "messages_page"},
 		{"number and sender", TrafficFilter{Number: "+33600000042", Sender: "sender2"}, "messages_page_to"},
@@ -239,9 +243,10 @@ func TestTrafficPlans(t *testing.T) {
 			require.Len(t, details, 1, all)
 			require.Regexp(t, `USING INDEX `+tc.index+`( |$)`, all)
 			require.NotContains(t, all, "TEMP B-TREE", "a sort reads every matching row: %s", all)
-			// Senders and channels have no index: their filters are checked
-			// on the rows walked, which may start at one end.
-			entered := tc.f.Number != "" || tc.f.Status != "" ||
+			// Senders, channels and the usual statuses have no index: their
+			// filters are checked on the rows walked, which may start at one
+			// end.
+			entered := tc.f.Number != "" || slices.Contains(indexedStatuses, tc.f.Status) ||
 				!tc.f.Since.IsZero() || tc.f.Before != nil || tc.f.After != nil
 			if entered {
 				// SEARCH: the index is entered at the filter's key or the
