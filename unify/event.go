@@ -47,6 +47,9 @@ type InboundEvent struct {
 // delivery: events with the same key are delivered one at a time, oldest
 // first (a message's id for its status events).
 type OutboxEvent struct {
+	// Seq is the event's place in the store, set when it is stored: the
+	// outbox records deliveries and failures by it.
+	Seq       int64
 	ID        string
 	Key       string
 	Type      string

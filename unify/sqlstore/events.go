@@ -16,25 +16,40 @@ import (
 // The body is sealed like message content: a reply's event carries the
 // phone's text and number, a consent change the number.
 func (t *Tx) AddEvent(e unify.OutboxEvent, messageID unify.MessageID) error {
+	_, err := t.AddEventSeq(e, messageID)
+	return err
+}
+
+// AddEventSeq is AddEvent, returning the event's seq, by which the outbox
+// records its delivery.
+func (t *Tx) AddEventSeq(e unify.OutboxEvent, messageID unify.MessageID) (int64, error) {
 	owner, leaseUntil, handed, err := t.handOver(e, messageID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	sealKey, body, err := t.s.sealer.Seal(e.Body)
 	if err != nil {
-		return fmt.Errorf("sqlstore: seal event: %w", err)
+		return 0, fmt.Errorf("sqlstore: seal event: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO events (id, key, type, dialect, message_id, content_key, body, next_at, created_at, lease_owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		e.ID, e.Key, e.Type, e.Dialect, string(messageID), sealKey, body, micros(e.CreatedAt), micros(e.CreatedAt), owner, leaseUntil)
+	const insert = `INSERT INTO events (id, key, type, dialect, message_id, content_key, body, next_at, created_at, lease_owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)`
+	args := []any{e.ID, e.Key, e.Type, e.Dialect, string(messageID), sealKey, body, micros(e.CreatedAt), micros(e.CreatedAt), owner, leaseUntil}
+	if t.s.dialect == Postgres {
+		err = t.get(&e.Seq, insert+` RETURNING seq`, args...)
+	} else {
+		var res sql.Result
+		if res, err = t.exec(insert, args...); err == nil {
+			e.Seq, err = res.LastInsertId()
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("sqlstore: add event: %w", err)
+		return 0, fmt.Errorf("sqlstore: add event: %w", err)
 	}
 	if handed {
 		t.handed = append(t.handed, e)
 	} else {
 		t.queued = true
 	}
-	return nil
+	return e.Seq, nil
 }
 
 // Handoff takes events as the transaction that stores them commits, instead
@@ -87,12 +102,12 @@ func (t *Tx) handOver(e unify.OutboxEvent, messageID unify.MessageID) (owner str
 
 // ReleaseEvents ends owner's leases of events, counting no try: they are due
 // as before, for a claim to take in order.
-func (s *Store) ReleaseEvents(ctx context.Context, owner string, ids ...string) error {
-	if len(ids) == 0 {
+func (s *Store) ReleaseEvents(ctx context.Context, owner string, seqs ...int64) error {
+	if len(seqs) == 0 {
 		return nil
 	}
-	ph, in := inList(anys(ids))
-	return s.exec(ctx, `UPDATE events SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND id IN (`+ph+`)`,
+	ph, in := inList(int64s(seqs))
+	return s.exec(ctx, `UPDATE events SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? AND seq IN (`+ph+`)`,
 		append([]any{owner}, in...)...)
 }
 
@@ -123,6 +138,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 		}
 		ph, seqs := inList(seqs)
 		var rows []struct {
+			Seq        int64  `db:"seq"`
 			ID         string `db:"id"`
 			Key        string `db:"key"`
 			Type       string `db:"type"`
@@ -132,7 +148,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 			ContentKey string `db:"content_key"`
 			Body       []byte `db:"body"`
 		}
-		if err := t.sel(&rows, `SELECT id, key, type, dialect, attempts, created_at, content_key, body FROM events WHERE seq IN (`+ph+`) ORDER BY seq`, seqs...); err != nil {
+		if err := t.sel(&rows, `SELECT seq, id, key, type, dialect, attempts, created_at, content_key, body FROM events WHERE seq IN (`+ph+`) ORDER BY seq`, seqs...); err != nil {
 			return classify(fmt.Errorf("sqlstore: read events: %w", err))
 		}
 		for _, r := range rows {
@@ -140,7 +156,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, now, leaseUntil t
 			if err != nil {
 				return fmt.Errorf("sqlstore: open event %s: %w", r.ID, err)
 			}
-			out = append(out, unify.OutboxEvent{ID: r.ID, Key: r.Key, Type: r.Type, Dialect: r.Dialect, Body: plain,
+			out = append(out, unify.OutboxEvent{Seq: r.Seq, ID: r.ID, Key: r.Key, Type: r.Type, Dialect: r.Dialect, Body: plain,
 				Attempts: r.Attempts, CreatedAt: fromMicros(r.CreatedAt)})
 		}
 		_, err = t.exec(`UPDATE events SET lease_owner = ?, lease_until = ? WHERE seq IN (`+ph+`)`,
@@ -188,19 +204,22 @@ func (t *Tx) pickEvents(now int64, scan, limit int) ([]any, error) {
 	return seqs, nil
 }
 
-// EventDelivered marks an event delivered.
+// EventDelivered marks the event with this id delivered. Events have no
+// index by id (the outbox works by seq): it reads the whole table, for
+// tests and tools.
 func (s *Store) EventDelivered(ctx context.Context, id string, at time.Time) error {
-	return s.EventsDelivered(ctx, at, id)
+	return s.exec(ctx, `UPDATE events SET `+deliveredSet+` WHERE id = ?`, micros(at), id)
 }
 
+const deliveredSet = `delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = ''`
+
 // EventsDelivered marks events delivered, in one statement.
-func (s *Store) EventsDelivered(ctx context.Context, at time.Time, ids ...string) error {
-	if len(ids) == 0 {
+func (s *Store) EventsDelivered(ctx context.Context, at time.Time, seqs ...int64) error {
+	if len(seqs) == 0 {
 		return nil
 	}
-	ph, in := inList(anys(ids))
-	return s.exec(ctx, `UPDATE events SET delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = ''
-		WHERE id IN (`+ph+`)`, append([]any{micros(at)}, in...)...)
+	ph, in := inList(int64s(seqs))
+	return s.exec(ctx, `UPDATE events SET `+deliveredSet+` WHERE seq IN (`+ph+`)`, append([]any{micros(at)}, in...)...)
 }
 
 // inList returns the placeholders of an IN list for vs, and vs padded with
@@ -220,13 +239,14 @@ func inList(vs []any) (string, []any) {
 }
 
 // EventFailed records a failed delivery and when to try again.
-func (s *Store) EventFailed(ctx context.Context, id string, errText string, nextAt time.Time) error {
-	return s.exec(ctx, `UPDATE events SET attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE id = ?`,
-		micros(nextAt), truncate(errText, 500), id)
+func (s *Store) EventFailed(ctx context.Context, seq int64, errText string, nextAt time.Time) error {
+	return s.exec(ctx, `UPDATE events SET attempts = attempts + 1, next_at = ?, lease_owner = '', lease_until = 0, last_error = ? WHERE seq = ?`,
+		micros(nextAt), truncate(errText, 500), seq)
 }
 
 // EventRecord is an event as the UI and the tests see it.
 type EventRecord struct {
+	Seq         int64
 	ID          string
 	Type        string
 	Body        []byte
@@ -239,6 +259,7 @@ type EventRecord struct {
 // MessageEvents lists the events of a message, oldest first (timeline).
 func (s *Store) MessageEvents(ctx context.Context, id unify.MessageID) ([]EventRecord, error) {
 	type row struct {
+		Seq         int64         `db:"seq"`
 		ID          string        `db:"id"`
 		Type        string        `db:"type"`
 		ContentKey  string        `db:"content_key"`
@@ -249,7 +270,7 @@ func (s *Store) MessageEvents(ctx context.Context, id unify.MessageID) ([]EventR
 		DeliveredAt sql.NullInt64 `db:"delivered_at"`
 	}
 	var rows []row
-	if err := s.r.SelectContext(ctx, &rows, s.r.Rebind(`SELECT id, type, content_key, body, attempts, last_error, created_at, delivered_at FROM events WHERE message_id = ? ORDER BY seq`), id); err != nil {
+	if err := s.r.SelectContext(ctx, &rows, s.r.Rebind(`SELECT seq, id, type, content_key, body, attempts, last_error, created_at, delivered_at FROM events WHERE message_id = ? ORDER BY seq`), id); err != nil {
 		return nil, classify(err)
 	}
 	out := make([]EventRecord, len(rows))
@@ -258,7 +279,7 @@ func (s *Store) MessageEvents(ctx context.Context, id unify.MessageID) ([]EventR
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: open event %s: %w", r.ID, err)
 		}
-		out[i] = EventRecord{ID: r.ID, Type: r.Type, Body: body, Attempts: r.Attempts, LastError: r.LastError, CreatedAt: fromMicros(r.CreatedAt)}
+		out[i] = EventRecord{Seq: r.Seq, ID: r.ID, Type: r.Type, Body: body, Attempts: r.Attempts, LastError: r.LastError, CreatedAt: fromMicros(r.CreatedAt)}
 		if r.DeliveredAt.Valid {
 			out[i].DeliveredAt = fromMicros(r.DeliveredAt.Int64)
 		}

@@ -19,6 +19,7 @@ type takeAll struct {
 	mu                   sync.Mutex
 	older                map[string]bool // key: the store's answer
 	committed, abandoned []string
+	seqs                 map[string]int64 // of the committed events, by id
 	newKeys              []string
 	wakes                int
 }
@@ -38,6 +39,9 @@ func (h *takeAll) Committed(evs []unify.OutboxEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.committed = append(h.committed, eventIDs(evs)...)
+	for _, ev := range evs {
+		h.seqs[ev.ID] = ev.Seq
+	}
 }
 
 func (h *takeAll) Abandoned(evs []unify.OutboxEvent) {
@@ -62,7 +66,7 @@ func TestEventsHandedOverAtCommit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openSQLite(t)
-	h := &takeAll{older: map[string]bool{}}
+	h := &takeAll{older: map[string]bool{}, seqs: map[string]int64{}}
 	s.SetHandoff(h)
 	insertMessages(t, s, newMessage("msg_a", t0), newMessage("msg_b", t0))
 	require.Equal(t, []string{"msg_a", "msg_b"}, h.newKeys, "a new message's key is known to have no events")
@@ -72,6 +76,7 @@ func TestEventsHandedOverAtCommit(t *testing.T) {
 	}
 	addEvents(t, s, ev("a1", "msg_a"))
 	require.Equal(t, []string{"a1"}, h.committed)
+	require.NotZero(t, h.seqs["a1"], "handed over with its place in the store")
 	require.Zero(t, h.wakes, "nothing for a claim to find")
 	require.Empty(t, claimAt(t, s, t0), "leased to the handoff's instance")
 
@@ -100,10 +105,12 @@ func TestEventsHandedOverAtCommit(t *testing.T) {
 	require.Equal(t, 2, h.wakes)
 
 	// Handed back, a1 is claimed like any other, before a2.
-	require.NoError(t, s.ReleaseEvents(ctx, "someone-else", "a1"))
+	require.NoError(t, s.ReleaseEvents(ctx, "someone-else", h.seqs["a1"]))
 	require.Equal(t, []string{"in1"}, eventIDs(claimAt(t, s, t0)), "another owner's release changes nothing")
-	require.NoError(t, s.ReleaseEvents(ctx, "me", "a1"))
-	require.Equal(t, []string{"a1"}, eventIDs(claimAt(t, s, t0)))
+	require.NoError(t, s.ReleaseEvents(ctx, "me", h.seqs["a1"]))
+	claimed := claimAt(t, s, t0)
+	require.Equal(t, []string{"a1"}, eventIDs(claimed))
+	require.Equal(t, h.seqs["a1"], claimed[0].Seq, "a claim reads the same place")
 }
 
 func claimAt(t *testing.T, s *sqlstore.Store, now time.Time) []unify.OutboxEvent {

@@ -74,3 +74,43 @@ func TestConversationsTableRebuiltOnDown(t *testing.T) {
 	require.Equal(t, []conversation{{"acme", "msg_b", "thread-b"}, {"globex", "msg_d", "thread-d"}}, rows)
 	require.NoError(t, s.Migrate(ctx))
 }
+
+// Migration 00013 rebuilds the events table without the unique index on
+// the id: every event keeps its seq and state, and a seq once given (even
+// to an event deleted since) is not given again.
+func TestEventsKeepTheirSeqsThroughTheRebuild(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := openSQLite(t)
+	require.NoError(t, s.migrateTo(ctx, 12))
+	for _, q := range []string{
+		`INSERT INTO events (id, key, type, message_id, body, next_at, created_at, delivered_at) VALUES ('evt_1', 'msg_a', 'message.status', 'msg_a', x'7b7d', 1, 1, 5)`,
+		`INSERT INTO events (id, key, type, message_id, body, next_at, created_at) VALUES ('evt_2', 'msg_a', 'message.status', 'msg_a', x'7b7d', 1, 1)`,
+		`INSERT INTO events (id, key, type, message_id, body, next_at, created_at) VALUES ('evt_3', 'msg_b', 'message.status', 'msg_b', x'7b7d', 1, 1)`,
+		`DELETE FROM events WHERE id = 'evt_3'`, // erased: seq 3 stays taken
+	} {
+		_, err := s.w.ExecContext(ctx, q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, s.Migrate(ctx))
+	var seq int64
+	require.NoError(t, s.InTx(ctx, func(tx *Tx) error {
+		var err error
+		seq, err = tx.AddEventSeq(unify.OutboxEvent{ID: "evt_4", Key: "msg_c", Type: unify.EventStatus, Body: []byte(`{}`)}, "msg_c")
+		return err
+	}))
+	require.Equal(t, int64(4), seq)
+	evs, err := s.MessageEvents(ctx, "msg_a")
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	require.Equal(t, []int64{1, 2}, []int64{evs[0].Seq, evs[1].Seq})
+	require.False(t, evs[0].DeliveredAt.IsZero())
+	require.True(t, evs[1].DeliveredAt.IsZero())
+	// The claim's scan still has its index.
+	pending, err := s.PendingEvents(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, pending)
+	var indexes []string
+	require.NoError(t, s.w.SelectContext(ctx, &indexes, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name`))
+	require.Equal(t, []string{"events_message", "events_pending", "events_personal"}, indexes)
+}

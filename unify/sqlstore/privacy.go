@@ -57,6 +57,14 @@ func anys[T ~string](vs []T) []any {
 	return out
 }
 
+func int64s(vs []int64) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
 // unpurged names the partial index of rows that still hold content.
 func (s *Store) unpurged(table string) string { return s.indexedBy(table, table+"_unpurged") }
 

@@ -155,11 +155,10 @@ func lifecycle(ctx, bg context.Context, s *sqlstore.Store, n int64, body []byte)
 		Parts: []unify.Part{{Seq: 1, Status: unify.StatusSent, Ref: unify.ExternalRef{ID: ext, Raw: ext, Dec: ext}}}}
 	sent := *m
 	sent.Status, sent.Channel, sent.Carrier = unify.StatusSent, unify.ChannelSMS, "sim"
-	event := func(tx *sqlstore.Tx) (string, error) {
-		id := unify.NewEventID()
-		return id, tx.AddEvent(unify.OutboxEvent{ID: id, Key: string(m.ID), Type: unify.EventStatus, Body: body, CreatedAt: now}, m.ID)
+	event := func(tx *sqlstore.Tx) (int64, error) {
+		return tx.AddEventSeq(unify.OutboxEvent{ID: unify.NewEventID(), Key: string(m.ID), Type: unify.EventStatus, Body: body, CreatedAt: now}, m.ID)
 	}
-	var sentEvent, deliveredEvent string
+	var sentEvent, deliveredEvent int64
 	err := s.InTx(bg, func(tx *sqlstore.Tx) error {
 		if err := tx.InsertAttempt(a, now); err != nil {
 			return err

@@ -950,8 +950,9 @@ func TestEvents(t *testing.T) {
 		require.Equal(t, []string{"c1"}, eventIDs(claimEv("i2", t0.Add(time.Second), 10)))
 		require.Empty(t, claimEv("i2", t0.Add(time.Second), 10))
 
-		require.NoError(t, s.EventDelivered(ctx, "a1", t0.Add(2*time.Second)))
-		require.NoError(t, s.EventFailed(ctx, "b1", "503 from back end", t0.Add(time.Hour)))
+		// Recorded by their seq, as the dispatcher does.
+		require.NoError(t, s.EventsDelivered(ctx, t0.Add(2*time.Second), first[0].Seq))
+		require.NoError(t, s.EventFailed(ctx, first[1].Seq, "503 from back end", t0.Add(time.Hour)))
 		require.Equal(t, []string{"a2"}, eventIDs(claimEv("i2", t0.Add(2*time.Second), 10)), "the next of a key after delivery; b1 backs off")
 
 		// Leases run out: a2 and c1 (never answered) go to another instance.

@@ -100,9 +100,7 @@ func TestHubSignatureVector(t *testing.T) {
 func (s *memStore) addEvent(ev unify.OutboxEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := &memEvent{ev: ev, nextAt: ev.CreatedAt}
-	s.events = append(s.events, e)
-	s.byID[ev.ID] = e
+	s.insertLocked(&memEvent{ev: ev, nextAt: ev.CreatedAt})
 }
 
 func hexMAC(h func() hash.Hash, secret string, body []byte) string {

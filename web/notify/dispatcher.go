@@ -35,14 +35,14 @@ type Store interface {
 	ClaimEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]unify.OutboxEvent, error)
 	// EventsDelivered marks events delivered, which makes the next event
 	// of each of their keys eligible.
-	EventsDelivered(ctx context.Context, at time.Time, ids ...string) error
+	EventsDelivered(ctx context.Context, at time.Time, seqs ...int64) error
 	// EventFailed records a failed try (incrementing the event's attempts
 	// and keeping errText as its last error), releases the lease and makes
 	// the event due again at nextAt.
-	EventFailed(ctx context.Context, id string, errText string, nextAt time.Time) error
+	EventFailed(ctx context.Context, seq int64, errText string, nextAt time.Time) error
 	// ReleaseEvents ends owner's leases of events without counting a try:
 	// they are due as they were, to be claimed in order.
-	ReleaseEvents(ctx context.Context, owner string, ids ...string) error
+	ReleaseEvents(ctx context.Context, owner string, seqs ...int64) error
 }
 
 // Config configures a Dispatcher. Zero values take the defaults noted.
@@ -516,20 +516,20 @@ func (r *run) closeKeys(evs []unify.OutboxEvent) {
 func (r *run) recordDeliveries(ctx context.Context) {
 	d := r.d
 	batch := make([]unify.OutboxEvent, 0, cap(r.ok))
-	ids := make([]string, 0, cap(r.ok))
+	seqs := make([]int64, 0, cap(r.ok))
 	for ev := range r.ok {
 		batch = takeReady(r.ok, append(batch[:0], ev), cap(batch))
 		now := d.cfg.NowFunc()
-		ids = ids[:0]
+		seqs = seqs[:0]
 		for _, ev := range batch {
 			d.metrics.delivered.WithLabelValues(ev.Type).Inc()
 			d.metrics.age.Observe(max(now.Sub(ev.CreatedAt), 0).Seconds())
-			ids = append(ids, ev.ID)
+			seqs = append(seqs, ev.Seq)
 		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-		if err := d.store.EventsDelivered(sctx, now, ids...); err != nil {
+		if err := d.store.EventsDelivered(sctx, now, seqs...); err != nil {
 			d.log.Error("notify: recording deliveries failed; the events will be sent again after their lease",
-				"events", len(ids), "err", err)
+				"events", len(seqs), "err", err)
 			r.closeKeys(batch)
 		}
 		cancel()
@@ -553,7 +553,7 @@ func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error
 		if ctx.Err() != nil {
 			reason = "notify: interrupted by shutdown"
 		}
-		if serr := d.store.EventFailed(sctx, ev.ID, reason, now); serr != nil {
+		if serr := d.store.EventFailed(sctx, ev.Seq, reason, now); serr != nil {
 			log.Warn("notify: releasing an event failed; it will be sent again after its lease", "err", serr)
 		}
 		return
@@ -562,7 +562,7 @@ func (d *Dispatcher) record(ctx context.Context, ev unify.OutboxEvent, err error
 	wait := Backoff(tries, rand.Float64())
 	d.metrics.failed.WithLabelValues(ev.Type, failureReason(err)).Inc()
 	log.Warn("notify: webhook delivery failed", "attempt", tries, "retry_in", wait, "err", err)
-	if serr := d.store.EventFailed(sctx, ev.ID, err.Error(), now.Add(wait)); serr != nil {
+	if serr := d.store.EventFailed(sctx, ev.Seq, err.Error(), now.Add(wait)); serr != nil {
 		log.Error("notify: recording a failed delivery failed; the event will be sent again after its lease", "err", serr)
 	}
 }

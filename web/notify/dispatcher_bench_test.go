@@ -36,19 +36,19 @@ func (s *queueStore) ClaimEvents(_ context.Context, _ string, _, _ time.Time, li
 	return out, nil
 }
 
-func (s *queueStore) EventsDelivered(_ context.Context, _ time.Time, ids ...string) error {
-	if s.delivered.Add(int64(len(ids))) == s.n {
+func (s *queueStore) EventsDelivered(_ context.Context, _ time.Time, seqs ...int64) error {
+	if s.delivered.Add(int64(len(seqs))) == s.n {
 		close(s.done)
 	}
 	return nil
 }
 
-func (s *queueStore) EventFailed(_ context.Context, id, errText string, _ time.Time) error {
-	panic("event " + id + " failed: " + errText)
+func (s *queueStore) EventFailed(_ context.Context, seq int64, errText string, _ time.Time) error {
+	panic(fmt.Sprint("event ", seq, " failed: ", errText))
 }
 
-func (s *queueStore) ReleaseEvents(_ context.Context, _ string, ids ...string) error {
-	panic(fmt.Sprint("events handed back: ", ids))
+func (s *queueStore) ReleaseEvents(_ context.Context, _ string, seqs ...int64) error {
+	panic(fmt.Sprint("events handed back: ", seqs))
 }
 
 // BenchmarkDispatchEvents is the delivery of status events to the unified

@@ -32,6 +32,7 @@ type memStore struct {
 	mu        sync.Mutex
 	events    []*memEvent // in creation order
 	byID      map[string]*memEvent
+	bySeq     map[int64]*memEvent
 	claims    int
 	claimErrs int // fail this many ClaimEvents calls first
 	// olderAsked counts the questions a handoff asked of the store (see store).
@@ -41,6 +42,7 @@ type memStore struct {
 	// caller learns the outcome.
 	afterDelivered func()
 	next           int
+	seq            int64 // the last seq given (see insertLocked)
 }
 
 type memEvent struct {
@@ -59,7 +61,9 @@ type failure struct {
 	nextAt time.Time
 }
 
-func newMemStore() *memStore { return &memStore{byID: map[string]*memEvent{}} }
+func newMemStore() *memStore {
+	return &memStore{byID: map[string]*memEvent{}, bySeq: map[int64]*memEvent{}}
+}
 
 // add queues an event of key created at the given time; its body names the key
 // so that the receiver can tell keys apart.
@@ -69,10 +73,18 @@ func (s *memStore) add(key string, created time.Time) string {
 	s.next++
 	id := fmt.Sprintf("evt_%03d", s.next)
 	body, _ := json.Marshal(map[string]string{"type": unify.EventStatus, "id": id, "message_id": key})
-	e := &memEvent{ev: unify.OutboxEvent{ID: id, Key: key, Type: unify.EventStatus, Body: body, CreatedAt: created}, nextAt: created}
-	s.events = append(s.events, e)
-	s.byID[id] = e
+	s.insertLocked(&memEvent{ev: unify.OutboxEvent{ID: id, Key: key, Type: unify.EventStatus, Body: body, CreatedAt: created}, nextAt: created})
 	return id
+}
+
+// insertLocked stores e, giving it its seq as the SQL store does; s.mu is
+// held.
+func (s *memStore) insertLocked(e *memEvent) {
+	s.seq++
+	e.ev.Seq = s.seq
+	s.events = append(s.events, e)
+	s.byID[e.ev.ID] = e
+	s.bySeq[e.ev.Seq] = e
 }
 
 func (s *memStore) ClaimEvents(_ context.Context, owner string, now, leaseUntil time.Time, limit int) ([]unify.OutboxEvent, error) {
@@ -100,16 +112,16 @@ func (s *memStore) ClaimEvents(_ context.Context, owner string, now, leaseUntil 
 	return out, nil
 }
 
-func (s *memStore) EventsDelivered(_ context.Context, at time.Time, ids ...string) error {
+func (s *memStore) EventsDelivered(_ context.Context, at time.Time, seqs ...int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		if _, ok := s.byID[id]; !ok {
-			return fmt.Errorf("memstore: no event %s", id)
+	for _, seq := range seqs {
+		if _, ok := s.bySeq[seq]; !ok {
+			return fmt.Errorf("memstore: no event %d", seq)
 		}
 	}
-	for _, id := range ids {
-		e := s.byID[id]
+	for _, seq := range seqs {
+		e := s.bySeq[seq]
 		e.delivered++
 		e.deliveredAt = at
 		e.owner, e.leaseUntil = "", time.Time{}
@@ -122,12 +134,12 @@ func (s *memStore) EventsDelivered(_ context.Context, at time.Time, ids ...strin
 	return nil
 }
 
-func (s *memStore) EventFailed(_ context.Context, id string, errText string, nextAt time.Time) error {
+func (s *memStore) EventFailed(_ context.Context, seq int64, errText string, nextAt time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.byID[id]
+	e, ok := s.bySeq[seq]
 	if !ok {
-		return fmt.Errorf("memstore: no event %s", id)
+		return fmt.Errorf("memstore: no event %d", seq)
 	}
 	e.ev.Attempts++
 	e.failures = append(e.failures, failure{errText, nextAt})
@@ -136,11 +148,11 @@ func (s *memStore) EventFailed(_ context.Context, id string, errText string, nex
 	return nil
 }
 
-func (s *memStore) ReleaseEvents(_ context.Context, owner string, ids ...string) error {
+func (s *memStore) ReleaseEvents(_ context.Context, owner string, seqs ...int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range ids {
-		if e, ok := s.byID[id]; ok && e.owner == owner {
+	for _, seq := range seqs {
+		if e, ok := s.bySeq[seq]; ok && e.owner == owner {
 			e.owner, e.leaseUntil = "", time.Time{}
 		}
 	}

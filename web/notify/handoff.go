@@ -112,11 +112,11 @@ func (d *Dispatcher) Reserve(ev unify.OutboxEvent, older func() (bool, error)) (
 // Committed hands over the reserved events of a transaction that committed,
 // in the order they were added. It never blocks.
 func (d *Dispatcher) Committed(evs []unify.OutboxEvent) {
-	var back []string
+	var back []int64
 	r := d.current.Load()
 	if r == nil {
 		for _, ev := range evs {
-			back = append(back, ev.ID)
+			back = append(back, ev.Seq)
 		}
 		d.handBack(nil, back)
 		return
@@ -132,11 +132,11 @@ func (d *Dispatcher) Committed(evs []unify.OutboxEvent) {
 		switch {
 		case !found:
 			// Reserved by an earlier Run.
-			back = append(back, ev.ID)
+			back = append(back, ev.Seq)
 			continue
 		case r.stopped || ks.failed:
 			r.pending--
-			back = append(back, ev.ID)
+			back = append(back, ev.Seq)
 		case ks.busy:
 			ks.unsettled++
 			ks.waiting = append(ks.waiting, claimed{ev: ev, leaseUntil: until})
@@ -182,14 +182,14 @@ func (r *run) finish(key string, ok bool) {
 	r.mu.Lock()
 	ks := r.keys[key]
 	ks.busy = false
-	var back []string
+	var back []int64
 	if ok && !r.stopped && len(ks.waiting) > 0 {
 		ks.busy = true
 		r.queue <- ks.waiting[0] // never blocks: see claimSlots
 		ks.waiting = slices.Delete(ks.waiting, 0, 1)
 	} else if len(ks.waiting) > 0 {
 		for _, c := range ks.waiting {
-			back = append(back, c.ev.ID)
+			back = append(back, c.ev.Seq)
 		}
 		ks.unsettled -= len(ks.waiting)
 		r.pending -= len(ks.waiting)
@@ -249,15 +249,15 @@ func (r *run) stop() {
 // which the release itself needs; Run waits for the releases of r (nil:
 // none to wait for). Should one fail, its events come back when their
 // leases run out.
-func (d *Dispatcher) handBack(r *run, ids []string) {
-	if len(ids) == 0 {
+func (d *Dispatcher) handBack(r *run, seqs []int64) {
+	if len(seqs) == 0 {
 		return
 	}
 	release := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
-		if err := d.store.ReleaseEvents(ctx, d.cfg.Owner, ids...); err != nil {
-			d.log.Warn("notify: handing events back failed; they will be sent after their lease", "events", len(ids), "err", err)
+		if err := d.store.ReleaseEvents(ctx, d.cfg.Owner, seqs...); err != nil {
+			d.log.Warn("notify: handing events back failed; they will be sent after their lease", "events", len(seqs), "err", err)
 		}
 		d.Wake()
 	}

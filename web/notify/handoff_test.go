@@ -50,8 +50,8 @@ func (b *bundle) put(t *testing.T, d *notify.Dispatcher, key string, commit bool
 	if ok {
 		e.owner, e.leaseUntil = owner, until
 	}
-	s.events = append(s.events, e)
-	s.byID[id] = e
+	s.insertLocked(e)
+	ev = e.ev // with its seq, as the store hands it over
 	s.mu.Unlock()
 	if ok {
 		d.Committed([]unify.OutboxEvent{ev})
@@ -219,12 +219,11 @@ func TestHandOverAfterStopGoesBackToTheStore(t *testing.T) {
 	require.True(t, ok)
 	b.store.mu.Lock()
 	e := &memEvent{ev: ev, nextAt: ev.CreatedAt, owner: owner, leaseUntil: until}
-	b.store.events = append(b.store.events, e)
-	b.store.byID[ev.ID] = e
+	b.store.insertLocked(e)
 	b.store.mu.Unlock()
 
 	stop() // the transaction commits as Run ends
-	d.Committed([]unify.OutboxEvent{ev})
+	d.Committed([]unify.OutboxEvent{e.ev})
 	eventually(t, func() bool { return b.store.leased() == 0 }, "handed back to the store")
 	require.Empty(t, b.recv.ids())
 

@@ -216,7 +216,11 @@ func TestMessagePage(t *testing.T) {
 			From: "+33612345678", To: "ACME", Text: "1", Postback: "track", At: t0.Add(time.Minute)}}},
 	)
 	require.NoError(t, b.store.EventDelivered(t.Context(), "evt_sent", t0.Add(33*time.Second)))
-	require.NoError(t, b.store.EventFailed(t.Context(), "evt_dlvr", "POST http://127.0.0.1:9000/events: 503", t0.Add(time.Hour)))
+	evs, err := b.store.MessageEvents(t.Context(), "msg_tl")
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	require.Equal(t, "evt_dlvr", evs[1].ID)
+	require.NoError(t, b.store.EventFailed(t.Context(), evs[1].Seq, "POST http://127.0.0.1:9000/events: 503", t0.Add(time.Hour)))
 
 	c := b.client(t)
 	c.signIn()

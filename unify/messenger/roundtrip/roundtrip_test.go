@@ -49,15 +49,15 @@ func (s *oneEvent) ClaimEvents(_ context.Context, _ string, now, _ time.Time, _ 
 	return []unify.OutboxEvent{s.ev}, nil
 }
 
-func (s *oneEvent) EventsDelivered(context.Context, time.Time, ...string) error {
+func (s *oneEvent) EventsDelivered(context.Context, time.Time, ...int64) error {
 	close(s.delivered)
 	return nil
 }
 
 // ReleaseEvents: nothing is handed over to a dispatcher on this store.
-func (s *oneEvent) ReleaseEvents(context.Context, string, ...string) error { return nil }
+func (s *oneEvent) ReleaseEvents(context.Context, string, ...int64) error { return nil }
 
-func (s *oneEvent) EventFailed(_ context.Context, _ string, errText string, _ time.Time) error {
+func (s *oneEvent) EventFailed(_ context.Context, _ int64, errText string, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, errText)
