@@ -213,13 +213,20 @@ func (s *Store) EventDelivered(ctx context.Context, id string, at time.Time) err
 
 const deliveredSet = `delivered_at = ?, attempts = attempts + 1, lease_owner = '', lease_until = 0, last_error = ''`
 
-// EventsDelivered marks events delivered, in one statement.
+// EventsDelivered marks events delivered, in one statement. Nobody waits
+// on the other end (the dispatcher posts a key's next event before the
+// record): it commits with the background work (Deferrable). In the API's
+// batches the marks added four event pages to most commits (of about 18)
+// and commits of their own: with the background work, make bench's WAL
+// takes 5 % fewer frames a message and its writer 12 % fewer commits. A
+// kill -9 may lose up to deferMax more of them, whose events are posted
+// again after the restart (every event carries its id).
 func (s *Store) EventsDelivered(ctx context.Context, at time.Time, seqs ...int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
 	ph, in := inList(int64s(seqs))
-	return s.exec(ctx, `UPDATE events SET `+deliveredSet+` WHERE seq IN (`+ph+`)`, append([]any{micros(at)}, in...)...)
+	return s.exec(Deferrable(ctx), `UPDATE events SET `+deliveredSet+` WHERE seq IN (`+ph+`)`, append([]any{micros(at)}, in...)...)
 }
 
 // inList returns the placeholders of an IN list for vs, and vs padded with
