@@ -81,6 +81,7 @@ type Store struct {
 	noOrphans atomic.Bool
 	handoff   Handoff // see SetHandoff; nil: events wait to be claimed
 	consented consentKeys
+	writer    *writerConnector // SQLite: the writer's connection, for rawConn
 }
 
 // Open connects to dsn: "sqlite:PATH" (the directory is created) or
@@ -110,10 +111,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		// _secure_delete overwrites what retention and erasure delete, so
 		// that purged content does not linger in free pages of the file.
 		q := "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=10000&_foreign_keys=on&_txlock=immediate&_stmt_cache_size=128&_secure_delete=on"
-		w, err := sqlx.Open("sqlite3", "file:"+path+q)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: %w", err)
-		}
+		s.writer = &writerConnector{dsn: "file:" + path + q}
+		w := sqlx.NewDb(sql.OpenDB(s.writer), "sqlite3")
 		w.SetMaxOpenConns(1)
 		w.SetConnMaxLifetime(0)
 		w.SetMaxIdleConns(1)
@@ -278,6 +277,9 @@ type Tx struct {
 	// queued: events were stored for a claim to find.
 	handed []unify.OutboxEvent
 	queued bool
+	// raw: the SQLite writer's connection, which this transaction holds;
+	// its writes go to the driver directly (rawexec.go).
+	raw *rawConn
 }
 
 // InTx runs fn in a transaction and commits it when fn returns nil; when it
@@ -326,6 +328,9 @@ func (s *Store) runTx(ctx context.Context, fn func(*Tx) error) error {
 		return classify(fmt.Errorf("sqlstore: begin: %w", err))
 	}
 	t := &Tx{tx: tx, s: s, ctx: ctx}
+	if s.writer != nil {
+		t.raw = s.writer.conn.Load()
+	}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		t.abandon()
@@ -373,6 +378,13 @@ func classify(err error) error {
 func (t *Tx) Context() context.Context { return t.ctx }
 
 func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	// Only with a context that cannot end: database/sql then has nothing
+	// to roll back behind the statement's back.
+	if t.raw != nil && t.ctx.Done() == nil {
+		if res, ok, err := t.raw.exec(t.ctx, q, args); ok {
+			return res, classify(err)
+		}
+	}
 	res, err := t.tx.ExecContext(t.ctx, t.tx.Rebind(q), args...)
 	return res, classify(err)
 }
