@@ -33,7 +33,7 @@ import (
 const maxRawStatements = 256
 
 // writerConnector opens the SQLite writer's connection for database/sql and
-// keeps it for rawExec.
+// keeps it for the transactions that hold it (rawConn).
 type writerConnector struct {
 	dsn  string
 	drv  sqlite3.SQLiteDriver
